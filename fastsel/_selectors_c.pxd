@@ -1,0 +1,72 @@
+# Declarations of the compiled selector core, for other compiled modules
+# (the dispatch loop, the asyncio hot path) to use without Python calls.
+from libc.stdint cimport uint8_t
+
+from .includes.poll cimport pollfd
+
+
+# One ready file descriptor, in the backend-neutral form every backend's
+# wait translates its kernel results into.
+cdef struct ReadyEvent:
+    int fd
+    int events          # EVENT_READ | EVENT_WRITE as reported by the kernel
+
+
+cdef class KeyTable:
+    """fd -> SelectorKey, the state every selector class shares."""
+    cdef list keys          # indexed by fd; None where nothing is registered
+    cdef uint8_t *masks     # indexed by fd: key.events & (EVENT_READ|EVENT_WRITE)
+    cdef dict far           # fds too large for the direct table (rare, poll only)
+    cdef Py_ssize_t count
+
+    cdef object find(self, long long fd)
+    cdef int mask_of(self, long long fd, object key) except -1
+    cdef object fd_of(self, object fileobj)
+    cdef int reserve(self, long long fd) except -1
+    cdef void put(self, long long fd, object key, int mask)
+    cdef object pop(self, long long fd)
+    cdef void clear(self)
+    cdef void _release(self)
+    cdef list _snapshot(self)
+
+
+cdef class Selector:
+    """The shared core; backends fill in the cdef hooks below."""
+    cdef KeyTable _table
+    cdef object _mapping         # what get_map() returns; None once closed
+    cdef char *_buffer           # wait buffer, reused between calls
+    cdef Py_ssize_t _buffer_slots
+    cdef bint _buffer_busy       # a wait is using _buffer right now
+    cdef dict __dict__
+    cdef object __weakref__
+
+    # Backend hooks.
+    cdef Py_ssize_t _slot_size(self)
+    cdef int _check_open(self) except -1
+    cdef Py_ssize_t _slots_needed(self)
+    cdef int _os_register(self, int fd, int mask) except -1
+    cdef int _os_modify(self, int fd, int mask) except -1
+    cdef void _os_unregister(self, int fd)
+    cdef void _os_close(self)
+    cdef int _prepare_wait(self, char *buf) except -1
+    cdef int _wait(self, char *buf, int nslots, int timeout_ms) noexcept nogil
+
+    # Core, callable from other compiled modules.
+    cdef char *_take_buffer(self) except NULL
+    cdef void _give_back(self, char *buf)
+    cdef int _wait_retrying(self, char *buf, int nslots, int timeout_ms) except -1
+    cdef list _select(self, int timeout_ms)
+
+
+cdef class EpollSelector(Selector):
+    cdef int _epfd
+
+    cdef int _ctl(self, int op, int fd, int mask) except -1
+
+
+cdef class PollSelector(Selector):
+    cdef pollfd *_fds            # in registration order, like select.poll's
+    cdef Py_ssize_t _nfds
+    cdef Py_ssize_t _fds_capacity
+
+    cdef Py_ssize_t _index(self, int fd)

@@ -1,0 +1,735 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled selectors: one shared core (key table, wait buffer, timeouts,
+PEP 475 retry) and thin epoll and poll backends.
+
+Behaviour follows CPython's Lib/selectors.py class by class; the comments
+name the places where that behaviour is surprising but kept.
+"""
+import math
+from abc import ABCMeta
+import selectors as _stdlib
+from collections.abc import ItemsView, KeysView, Mapping, ValuesView
+
+cimport cython
+from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport PyObject
+from libc.errno cimport EINTR, errno
+from libc.limits cimport INT_MAX
+from libc.math cimport ceil, isinf, isnan
+from libc.stdint cimport int64_t, uint8_t
+from libc.string cimport memcpy, memmove, memset
+
+from .includes.epoll cimport (
+    EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN,
+    EPOLLOUT, FASTSEL_HAVE_EPOLL, epoll_create1, epoll_ctl, epoll_event,
+    epoll_wait)
+from .includes.poll cimport POLLIN, POLLOUT, nfds_t, poll, pollfd
+from .includes.system cimport close, fastsel_make_key, fastsel_monotonic_ns
+
+cdef extern from "Python.h":
+    bint PyLong_Check(object o)
+    bint PyFloat_CheckExact(object o)
+    double PyFloat_AS_DOUBLE(object o)
+
+
+EVENT_READ = _stdlib.EVENT_READ
+EVENT_WRITE = _stdlib.EVENT_WRITE
+SelectorKey = _stdlib.SelectorKey
+HAVE_EPOLL = bool(FASTSEL_HAVE_EPOLL)
+
+cdef enum:
+    _READ = 1
+    _WRITE = 2
+    # fds at or above this live in a dict instead of the fd-indexed table, so
+    # that poll() accepting any int fd (as select.poll does) cannot make us
+    # allocate gigabytes.
+    _DIRECT_FD_LIMIT = 1 << 20
+
+# The C fd of ints too large for a long long: never registered.
+cdef long long _NO_FD = 0x7fffffffffffffff
+
+
+# ---------------------------------------------------------------- helpers
+
+cdef inline long long _c_fd(object fd):
+    """The C value of an fd object already known to be an int (or bool)."""
+    cdef int overflow = 0
+    cdef long long value = PyLong_AsLongLongAndOverflow(fd, &overflow)
+    if overflow:
+        return _NO_FD if overflow > 0 else -1
+    return value
+
+
+cdef int _register_mask(object events) except -1:
+    """Validate register()'s events as the stdlib does; return the C mask."""
+    cdef int overflow = 0
+    cdef long long value
+    if PyLong_Check(events):
+        value = PyLong_AsLongLongAndOverflow(events, &overflow)
+        if overflow == 0 and value != 0 and (value & ~(_READ | _WRITE)) == 0:
+            return <int>value
+    elif events and not (events & ~(_READ | _WRITE)):
+        return _modify_mask(events)
+    raise ValueError(f"Invalid events: {events!r}")
+
+
+cdef int _modify_mask(object events) except -1:
+    """The C mask for modify()'s events, which epoll and poll never validate."""
+    cdef int overflow = 0
+    cdef long long value
+    if PyLong_Check(events):
+        value = PyLong_AsLongLongAndOverflow(events, &overflow)
+        if overflow == 0:
+            return <int>(value & (_READ | _WRITE))
+        return <int><long long>(events & (_READ | _WRITE))
+    # Anything else: the stdlib's own truth tests, whatever they raise.
+    return (_READ if events & _READ else 0) | (_WRITE if events & _WRITE else 0)
+
+
+cdef int _timeout_ms(object timeout) except -2:
+    """select()'s timeout in whole milliseconds, -1 to block.
+
+    Positive timeouts round up, so that a short wait never becomes a busy
+    0 ms poll; errors are the stdlib's (NaN: ValueError, infinity or too large:
+    OverflowError, not a number: TypeError)."""
+    cdef double seconds, ms
+    cdef int overflow = 0
+    cdef long long whole
+    if timeout is None:
+        return -1
+    if PyFloat_CheckExact(timeout):
+        seconds = PyFloat_AS_DOUBLE(timeout)
+        if isnan(seconds):
+            raise ValueError("cannot convert float NaN to integer")
+        if seconds <= 0:
+            return 0
+        if isinf(seconds):
+            raise OverflowError("cannot convert float infinity to integer")
+        ms = ceil(seconds * 1e3)
+        if ms > INT_MAX:
+            raise OverflowError("timeout is too large")
+        return <int>ms
+    if PyLong_Check(timeout):
+        whole = PyLong_AsLongLongAndOverflow(timeout, &overflow)
+        if overflow < 0 or (overflow == 0 and whole <= 0):
+            return 0
+        if overflow > 0 or whole > INT_MAX // 1000:
+            raise OverflowError("timeout is too large")
+        return <int>(whole * 1000)
+    # Other numbers (Fraction, Decimal, numpy scalars): the stdlib's arithmetic.
+    if timeout <= 0:
+        return 0
+    rounded = math.ceil(timeout * 1e3)
+    whole = PyLong_AsLongLongAndOverflow(rounded, &overflow)
+    if overflow or whole > INT_MAX:
+        raise OverflowError("timeout is too large")
+    return <int>whole
+
+
+cdef inline int _raise_errno(int err) except -1:
+    global errno
+    errno = err
+    PyErr_SetFromErrno(OSError)
+    return -1
+
+
+# ---------------------------------------------------------------- key table
+
+@cython.final
+@cython.no_gc_clear
+cdef class KeyTable:
+    """fd -> SelectorKey, plus each key's events as a C mask.
+
+    Small fds (all of them, in practice) index a list directly; the masks sit
+    in a parallel byte array so that select() never unpacks a key."""
+
+    def __cinit__(self):
+        self.keys = []
+        self.masks = NULL
+        self.far = None
+        self.count = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self.masks)
+
+    cdef object find(self, long long fd):
+        """The key registered for fd, or None."""
+        if 0 <= fd < PyList_GET_SIZE(self.keys):
+            return <object>PyList_GET_ITEM(self.keys, fd)
+        if self.far is not None and fd >= _DIRECT_FD_LIMIT:
+            return self.far.get(fd)
+        return None
+
+    cdef int mask_of(self, long long fd, object key) except -1:
+        if fd < _DIRECT_FD_LIMIT:
+            return self.masks[fd]
+        return _modify_mask(key[2])
+
+    cdef object fd_of(self, object fileobj):
+        """The fd object for fileobj, as selectors' _fileobj_lookup returns it.
+
+        When fileobj has no valid fd (a closed socket), the registered keys
+        are searched by identity, so that it can still be unregistered."""
+        try:
+            if PyLong_Check(fileobj):
+                fd = fileobj
+            else:
+                try:
+                    fd = int(fileobj.fileno())
+                except (AttributeError, TypeError, ValueError):
+                    raise ValueError(f"Invalid file object: {fileobj!r}") from None
+            if _c_fd(fd) < 0:
+                raise ValueError(f"Invalid file descriptor: {fd}")
+            return fd
+        except ValueError:
+            for key in self._snapshot():
+                if key[0] is fileobj:
+                    return key[1]
+            raise
+
+    cdef list _snapshot(self):
+        """The registered keys, in fd order."""
+        cdef list found = [key for key in self.keys if key is not None]
+        if self.far:
+            found.extend(self.far[fd] for fd in sorted(self.far))
+        return found
+
+    cdef int reserve(self, long long fd) except -1:
+        """Make room for fd, so that put() cannot fail after an OS call."""
+        cdef Py_ssize_t old_size = PyList_GET_SIZE(self.keys)
+        cdef Py_ssize_t new_size
+        cdef uint8_t *masks
+        if fd < old_size:
+            return 0
+        if fd >= _DIRECT_FD_LIMIT:
+            if self.far is None:
+                self.far = {}
+            return 0
+        new_size = max(fd + 1, old_size * 2, 64)
+        new_size = min(new_size, _DIRECT_FD_LIMIT)
+        masks = <uint8_t *>PyMem_Realloc(self.masks, new_size)
+        if masks == NULL:
+            raise MemoryError()
+        memset(masks + old_size, 0, new_size - old_size)
+        self.masks = masks
+        self.keys.extend([None] * (new_size - old_size))
+        return 0
+
+    cdef void put(self, long long fd, object key, int mask):
+        """Store key for fd (room reserved, or fd already present)."""
+        if fd < _DIRECT_FD_LIMIT:
+            if self.keys[fd] is None:
+                self.count += 1
+            self.keys[fd] = key
+            self.masks[fd] = <uint8_t>mask
+        else:
+            if fd not in self.far:
+                self.count += 1
+            self.far[fd] = key
+
+    cdef object pop(self, long long fd):
+        """Remove and return the key for fd, or None."""
+        key = self.find(fd)
+        if key is None:
+            return None
+        if fd < _DIRECT_FD_LIMIT:
+            self.keys[fd] = None
+            self.masks[fd] = 0
+        else:
+            del self.far[fd]
+        self.count -= 1
+        if self.count == 0:
+            self._release()
+        return key
+
+    cdef void clear(self):
+        self.count = 0
+        self._release()
+
+    cdef void _release(self):
+        # Detach first: dropping the keys may run arbitrary __del__ code.
+        keys, far = self.keys, self.far
+        self.keys = []
+        self.far = None
+        PyMem_Free(self.masks)
+        self.masks = NULL
+
+
+@cython.final
+@cython.no_gc_clear
+cdef class SelectorMapping:
+    """The read-only mapping of fds to keys that get_map() returns."""
+    cdef KeyTable _table
+
+    def __cinit__(self, KeyTable table not None):
+        self._table = table
+
+    def __len__(self):
+        return self._table.count
+
+    def __getitem__(self, fileobj):
+        key = self._lookup(fileobj)
+        if key is None:
+            raise KeyError(f"{fileobj!r} is not registered")
+        return key
+
+    def get(self, fileobj, default=None):
+        key = self._lookup(fileobj)
+        return default if key is None else key
+
+    def __contains__(self, fileobj):
+        return self._lookup(fileobj) is not None
+
+    def __iter__(self):
+        return iter([key[1] for key in self._table._snapshot()])
+
+    def keys(self):
+        return KeysView(self)
+
+    def items(self):
+        return ItemsView(self)
+
+    def values(self):
+        return ValuesView(self)
+
+    def __eq__(self, other):
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return dict(self.items()) == dict(other.items())
+
+    __hash__ = None
+    __reversed__ = None
+
+    cdef inline object _lookup(self, object fileobj):
+        cdef long long fd
+        # The common case, an int fd, without building an fd object.
+        if PyLong_Check(fileobj):
+            fd = _c_fd(fileobj)
+            if fd >= 0:
+                return self._table.find(fd)
+        return self._table.find(_c_fd(self._table.fd_of(fileobj)))
+
+
+Mapping.register(SelectorMapping)
+
+
+# ---------------------------------------------------------------- core
+
+cdef class Selector:
+    """Core shared by the compiled selectors; not usable on its own."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._table = KeyTable()
+        self._mapping = SelectorMapping(self._table)
+        self._buffer = NULL
+        self._buffer_slots = 0
+        self._buffer_busy = False
+
+    def __dealloc__(self):
+        PyMem_Free(self._buffer)
+
+    # -- backend hooks (overridden by every backend)
+
+    cdef Py_ssize_t _slot_size(self):
+        return sizeof(ReadyEvent)
+
+    cdef int _check_open(self) except -1:
+        return 0
+
+    cdef Py_ssize_t _slots_needed(self):
+        """How many events one wait may return; at least one, so that an
+        empty selector still honours the timeout (as the stdlib does)."""
+        return max(self._table.count, 1)
+
+    cdef int _os_register(self, int fd, int mask) except -1:
+        raise NotImplementedError
+
+    cdef int _os_modify(self, int fd, int mask) except -1:
+        raise NotImplementedError
+
+    cdef void _os_unregister(self, int fd):
+        pass
+
+    cdef void _os_close(self):
+        pass
+
+    cdef int _prepare_wait(self, char *buf) except -1:
+        """Fill buf for the kernel; return how many slots the wait may use."""
+        raise NotImplementedError
+
+    cdef int _wait(self, char *buf, int nslots, int timeout_ms) noexcept nogil:
+        """Wait in the kernel, translate its results into ReadyEvents at the
+        start of buf, and return their count, or -errno."""
+        return -1
+
+    # -- the wait buffer
+
+    cdef char *_take_buffer(self) except NULL:
+        """A buffer for one wait, with a slot for every registration.
+
+        The selector's own buffer is lent out for the whole wait; a wait that
+        starts while it is lent (another thread, or select() from inside a
+        callback of dispatch()) gets a private one, so that no wait ever sees
+        its buffer moved or freed under it."""
+        cdef Py_ssize_t slots = self._slots_needed()
+        cdef Py_ssize_t size = self._slot_size()
+        cdef char *buf
+        if self._buffer_busy:
+            buf = <char *>PyMem_Malloc(slots * size)
+            if buf == NULL:
+                raise MemoryError()
+            return buf
+        # Grow with the registrations; give memory back when most of it idles.
+        if slots > self._buffer_slots or slots * 4 < self._buffer_slots - 256:
+            buf = <char *>PyMem_Realloc(self._buffer, slots * size)
+            if buf == NULL:
+                raise MemoryError()
+            self._buffer = buf
+            self._buffer_slots = slots
+        self._buffer_busy = True
+        return self._buffer
+
+    cdef void _give_back(self, char *buf):
+        if buf == self._buffer:
+            self._buffer_busy = False
+        else:
+            PyMem_Free(buf)
+
+    # -- waiting
+
+    cdef int _wait_retrying(self, char *buf, int nslots, int timeout_ms) except -1:
+        """The kernel wait with PEP 475 semantics: on EINTR run the signal
+        handlers, propagate what they raise, else retry with the time left."""
+        cdef int got
+        cdef int64_t deadline = 0, left
+        if timeout_ms > 0:
+            deadline = fastsel_monotonic_ns() + <int64_t>timeout_ms * 1000000
+        while True:
+            if timeout_ms == 0:
+                # Not blocking: releasing the GIL would only cost time.
+                got = self._wait(buf, nslots, 0)
+            else:
+                with nogil:
+                    got = self._wait(buf, nslots, timeout_ms)
+            if got >= 0:
+                return got
+            if got != -EINTR:
+                return _raise_errno(-got)
+            if PyErr_CheckSignals() < 0:
+                return -1
+            if timeout_ms > 0:
+                left = deadline - fastsel_monotonic_ns()
+                if left < 0:
+                    return 0
+                timeout_ms = <int>((left + 999999) // 1000000)
+
+    cdef list _select(self, int timeout_ms):
+        cdef char *buf
+        cdef ReadyEvent *ready
+        cdef int nready, i, fd
+        cdef KeyTable table = self._table
+        cdef list result = []
+        self._check_open()
+        buf = self._take_buffer()
+        try:
+            nready = self._wait_retrying(buf, self._prepare_wait(buf), timeout_ms)
+            ready = <ReadyEvent *>buf
+            for i in range(nready):
+                fd = ready[i].fd
+                key = table.find(fd)
+                if key is not None:
+                    result.append((key, ready[i].events & table.mask_of(fd, key)))
+        finally:
+            self._give_back(buf)
+        return result
+
+    # -- public API
+
+    def register(self, fileobj, events, data=None):
+        """Register fileobj for events; return its SelectorKey.
+
+        ValueError for bad events or file objects, KeyError when the fd is
+        registered already, OSError when the kernel refuses the fd (the map is
+        then left as it was)."""
+        cdef int mask = _register_mask(events)
+        cdef KeyTable table = self._table
+        fd_obj = table.fd_of(fileobj)
+        cdef long long fd = _c_fd(fd_obj)
+        if table.find(fd) is not None:
+            raise KeyError(f"{fileobj!r} (FD {fd_obj}) is already registered")
+        if fd > INT_MAX:
+            raise OverflowError("Python int too large to convert to C int")
+        key = fastsel_make_key(SelectorKey, fileobj, fd_obj, events, data)
+        table.reserve(fd)
+        self._os_register(<int>fd, mask)
+        table.put(fd, key, mask)
+        return key
+
+    def unregister(self, fileobj):
+        """Unregister fileobj; return its key. KeyError if not registered.
+
+        Errors from the kernel are ignored: the fd may have been closed, or
+        closed and reused, since it was registered."""
+        cdef long long fd = _c_fd(self._table.fd_of(fileobj))
+        key = self._table.pop(fd)
+        if key is None:
+            raise KeyError(f"{fileobj!r} is not registered")
+        self._os_unregister(<int>fd)
+        return key
+
+    def modify(self, fileobj, events, data=None):
+        """Change the events or data of a registered fileobj; return its key.
+
+        As in the stdlib, events are not validated, the kernel is called only
+        when they changed, the same key comes back when nothing changed, and
+        a failing kernel call drops the registration before re-raising."""
+        cdef KeyTable table = self._table
+        cdef long long fd = _c_fd(table.fd_of(fileobj))
+        cdef int mask
+        key = table.find(fd)
+        if key is None:
+            raise KeyError(f"{fileobj!r} is not registered")
+        changed = False
+        old_events = key[2]
+        if events != old_events:
+            mask = _modify_mask(events)
+            try:
+                self._os_modify(<int>fd, mask)
+            except BaseException:
+                table.pop(fd)
+                raise
+            changed = True
+        else:
+            mask = table.mask_of(fd, key)
+        # `!=` on purpose, as the stdlib: data that is never equal to itself
+        # (NaN) counts as changed, and a raising __ne__ propagates.
+        if data != key[3]:
+            changed = True
+        if changed:
+            key = fastsel_make_key(SelectorKey, key[0], key[1], events, data)
+            table.put(fd, key, mask)
+        return key
+
+    def select(self, timeout=None):
+        """Wait until registered fds are ready or timeout seconds pass.
+
+        timeout None blocks, <= 0 polls, otherwise it is rounded up to whole
+        milliseconds. Returns a list of (key, events)."""
+        return self._select(_timeout_ms(timeout))
+
+    def get_key(self, fileobj):
+        """Return the key of a registered fileobj.
+
+        KeyError if it is not registered, RuntimeError once closed."""
+        mapping = self.get_map()
+        if mapping is None:
+            raise RuntimeError("Selector is closed")
+        try:
+            return mapping[fileobj]
+        except KeyError:
+            raise KeyError(f"{fileobj!r} is not registered") from None
+
+    def get_map(self):
+        """Return the read-only mapping of fds to keys, None once closed."""
+        return self._mapping
+
+    def close(self):
+        """Release the kernel object and forget every registration.
+
+        Calling it again does nothing."""
+        self._os_close()
+        self._mapping = None
+        self._table.clear()
+        if not self._buffer_busy:
+            PyMem_Free(self._buffer)
+            self._buffer = NULL
+            self._buffer_slots = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        self.close()
+
+
+# ---------------------------------------------------------------- epoll
+
+cdef class EpollSelector(Selector):
+    """Epoll-based selector (Linux)."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._epfd = -1
+
+    def __init__(self):
+        fd = epoll_create1(EPOLL_CLOEXEC)
+        if fd < 0:
+            PyErr_SetFromErrno(OSError)
+        self._epfd = fd
+
+    def __dealloc__(self):
+        if self._epfd >= 0:
+            close(self._epfd)
+
+    def fileno(self):
+        """The epoll file descriptor."""
+        self._check_open()
+        return self._epfd
+
+    cdef Py_ssize_t _slot_size(self):
+        # The kernel's epoll_events are translated in place into ReadyEvents,
+        # which are no larger: entry i is read before ReadyEvent i, which ends
+        # before epoll_event i + 1 starts, is written.
+        return sizeof(epoll_event)
+
+    cdef int _check_open(self) except -1:
+        if self._epfd < 0:
+            raise ValueError("I/O operation on closed epoll object")
+        return 0
+
+    cdef int _ctl(self, int op, int fd, int mask) except -1:
+        cdef epoll_event ev
+        self._check_open()
+        ev.events = (EPOLLIN if mask & _READ else 0) | (EPOLLOUT if mask & _WRITE else 0)
+        ev.data.u64 = 0
+        ev.data.fd = fd
+        if epoll_ctl(self._epfd, op, fd, &ev) < 0:
+            PyErr_SetFromErrno(OSError)
+        return 0
+
+    cdef int _os_register(self, int fd, int mask) except -1:
+        return self._ctl(EPOLL_CTL_ADD, fd, mask)
+
+    cdef int _os_modify(self, int fd, int mask) except -1:
+        return self._ctl(EPOLL_CTL_MOD, fd, mask)
+
+    cdef void _os_unregister(self, int fd):
+        cdef epoll_event ev
+        if self._epfd >= 0:
+            epoll_ctl(self._epfd, EPOLL_CTL_DEL, fd, &ev)
+
+    cdef void _os_close(self):
+        if self._epfd >= 0:
+            close(self._epfd)
+            self._epfd = -1
+
+    cdef int _prepare_wait(self, char *buf) except -1:
+        return <int>self._slots_needed()
+
+    cdef int _wait(self, char *buf, int nslots, int timeout_ms) noexcept nogil:
+        cdef epoll_event *kernel = <epoll_event *>buf
+        cdef ReadyEvent *ready = <ReadyEvent *>buf
+        cdef int n = epoll_wait(self._epfd, kernel, nslots, timeout_ms)
+        cdef int i, fd
+        cdef unsigned int ev
+        if n < 0:
+            return -errno
+        for i in range(n):
+            ev = kernel[i].events
+            fd = kernel[i].data.fd
+            # Anything but EPOLLIN counts as writable and anything but
+            # EPOLLOUT as readable, so HUP and ERR wake both directions.
+            ready[i].fd = fd
+            ready[i].events = ((_WRITE if ev & ~(<unsigned int>EPOLLIN) else 0)
+                               | (_READ if ev & ~(<unsigned int>EPOLLOUT) else 0))
+        return n
+
+
+# ---------------------------------------------------------------- poll
+
+cdef class PollSelector(Selector):
+    """Poll-based selector."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._fds = NULL
+        self._nfds = 0
+        self._fds_capacity = 0
+
+    def __init__(self):
+        pass
+
+    def __dealloc__(self):
+        PyMem_Free(self._fds)
+
+    cdef Py_ssize_t _slot_size(self):
+        # A copy of the pollfd array is polled, then translated in place: the
+        # k-th ReadyEvent never lies past the pollfd it comes from.
+        return sizeof(pollfd)
+
+    cdef Py_ssize_t _index(self, int fd):
+        cdef Py_ssize_t i
+        for i in range(self._nfds):
+            if self._fds[i].fd == fd:
+                return i
+        return -1
+
+    cdef int _os_register(self, int fd, int mask) except -1:
+        cdef Py_ssize_t capacity
+        cdef pollfd *fds
+        if self._nfds == self._fds_capacity:
+            capacity = max(self._fds_capacity * 2, 16)
+            fds = <pollfd *>PyMem_Realloc(self._fds, capacity * sizeof(pollfd))
+            if fds == NULL:
+                raise MemoryError()
+            self._fds = fds
+            self._fds_capacity = capacity
+        self._fds[self._nfds].fd = fd
+        self._fds[self._nfds].events = (POLLIN if mask & _READ else 0) | (POLLOUT if mask & _WRITE else 0)
+        self._fds[self._nfds].revents = 0
+        self._nfds += 1
+        return 0
+
+    cdef int _os_modify(self, int fd, int mask) except -1:
+        cdef Py_ssize_t i = self._index(fd)
+        if i < 0:
+            raise KeyError(fd)
+        self._fds[i].events = (POLLIN if mask & _READ else 0) | (POLLOUT if mask & _WRITE else 0)
+        return 0
+
+    cdef void _os_unregister(self, int fd):
+        cdef Py_ssize_t i = self._index(fd)
+        if i >= 0:
+            # Keep registration order: poll() reports in it, as select.poll does.
+            memmove(&self._fds[i], &self._fds[i + 1], (self._nfds - i - 1) * sizeof(pollfd))
+            self._nfds -= 1
+
+    cdef void _os_close(self):
+        # The stdlib's PollSelector keeps working after close() except for
+        # get_map() and get_key(); only the registrations go.
+        self._nfds = 0
+
+    cdef Py_ssize_t _slots_needed(self):
+        return max(self._nfds, 1)
+
+    cdef int _prepare_wait(self, char *buf) except -1:
+        memcpy(buf, self._fds, self._nfds * sizeof(pollfd))
+        return <int>self._nfds
+
+    cdef int _wait(self, char *buf, int nslots, int timeout_ms) noexcept nogil:
+        cdef pollfd *fds = <pollfd *>buf
+        cdef ReadyEvent *ready = <ReadyEvent *>buf
+        cdef int n = poll(fds, <nfds_t>nslots, timeout_ms)
+        cdef int i, k = 0, fd
+        cdef unsigned short ev
+        if n < 0:
+            return -errno
+        for i in range(nslots):
+            ev = <unsigned short>fds[i].revents
+            if ev == 0:
+                continue
+            fd = fds[i].fd
+            # POLLNVAL (a closed fd) counts both ways, as in the stdlib.
+            ready[k].fd = fd
+            ready[k].events = ((_WRITE if ev & ~(<unsigned short>POLLIN) else 0)
+                               | (_READ if ev & ~(<unsigned short>POLLOUT) else 0))
+            k += 1
+        return k
+
+
+# BaseSelector.register is the abstract selector method, which hides the ABC's
+# own register(): call ABCMeta's directly to make virtual subclasses.
+for _cls in (EpollSelector, PollSelector):
+    ABCMeta.register(_stdlib.BaseSelector, _cls)
+del _cls
