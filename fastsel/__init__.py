@@ -14,6 +14,9 @@ _chosen = _impl.choose()
 IMPLEMENTATION = _chosen.IMPLEMENTATION
 DefaultSelector = _chosen.DefaultSelector
 SelectSelector = _chosen.SelectSelector
+Loop = _chosen.Loop
+Handle = _chosen.Handle
+TimerHandle = _chosen.TimerHandle
 
 __all__ = [
     "EVENT_READ",
@@ -21,8 +24,11 @@ __all__ = [
     "IMPLEMENTATION",
     "BaseSelector",
     "DefaultSelector",
+    "Handle",
+    "Loop",
     "SelectSelector",
     "SelectorKey",
+    "TimerHandle",
 ]
 
 for _name in ("PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector"):

@@ -5,6 +5,7 @@ demands the compiled one (ImportError if it cannot load); FASTSEL_IMPL=python
 is the same as FASTSEL_NO_EXTENSIONS=1. Otherwise the compiled one is used
 when it loads, and the reason it did not is logged at debug level.
 """
+import functools
 import logging
 import os
 import select
@@ -41,28 +42,34 @@ def _os_supports(method):
     return True
 
 
+@functools.lru_cache(maxsize=None)
 def load(kind):
-    """The public selector classes of one implementation, 'c' or 'python'.
+    """The public classes of one implementation, 'c' or 'python'.
 
-    The compiled module provides the classes it has (epoll, poll); the others
-    come from the pure twin. Raises ImportError when 'c' cannot load."""
+    The compiled module provides the selectors it has (epoll, poll); the
+    others come from the pure twin. Raises ImportError when 'c' cannot load."""
     from . import _selectors_py as pure
 
     classes = {name: getattr(pure, name) for name in pure.__all__}
     if kind == "c":
+        from . import _loop_c as loop
         from . import _selectors_c as compiled
 
         classes["PollSelector"] = compiled.PollSelector
         if compiled.HAVE_EPOLL:
             classes["EpollSelector"] = compiled.EpollSelector
-    elif kind != "python":
+    elif kind == "python":
+        from . import _loop_py as loop
+    else:
         raise ValueError(f"unknown fastsel implementation: {kind!r}")
     default = next(
         classes[name]
         for name, method in _PREFERENCE
         if name in classes and _os_supports(method)
     )
-    return types.SimpleNamespace(IMPLEMENTATION=kind, DefaultSelector=default, **classes)
+    return types.SimpleNamespace(
+        IMPLEMENTATION=kind, DefaultSelector=default, Loop=loop.Loop,
+        Handle=loop.Handle, TimerHandle=loop.TimerHandle, **classes)
 
 
 def choose():

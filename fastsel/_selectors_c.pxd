@@ -37,6 +37,8 @@ cdef class Selector:
     cdef char *_buffer           # wait buffer, reused between calls
     cdef Py_ssize_t _buffer_slots
     cdef bint _buffer_busy       # a wait is using _buffer right now
+    cdef int _dispatch_depth     # dispatch() calls in progress (nested ones too)
+    cdef set _fresh_fds          # fds registered while a dispatch() runs
     cdef dict __dict__
     cdef object __weakref__
 
@@ -56,6 +58,7 @@ cdef class Selector:
     cdef void _give_back(self, char *buf)
     cdef int _wait_retrying(self, char *buf, int nslots, int timeout_ms) except -1
     cdef list _select(self, int timeout_ms)
+    cdef Py_ssize_t _dispatch(self, int timeout_ms) except -1
 
 
 cdef class EpollSelector(Selector):

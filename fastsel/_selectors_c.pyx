@@ -327,6 +327,8 @@ cdef class Selector:
         self._buffer = NULL
         self._buffer_slots = 0
         self._buffer_busy = False
+        self._dispatch_depth = 0
+        self._fresh_fds = None
 
     def __dealloc__(self):
         PyMem_Free(self._buffer)
@@ -446,6 +448,46 @@ cdef class Selector:
             self._give_back(buf)
         return result
 
+    cdef Py_ssize_t _dispatch(self, int timeout_ms) except -1:
+        """Wait, then call key.data(key.fileobj, events) for each ready key.
+
+        Each event is checked against the table as it is now, after the
+        callbacks before it: a key unregistered meanwhile is skipped, a
+        modified one is called with its current data and only for the events
+        it still waits for, and an fd registered anew during this dispatch
+        (closed and reused) is skipped, since the event was about the old
+        file. An exception from a callback propagates at once; the events
+        not yet delivered are still ready, so the next wait reports them."""
+        cdef char *buf
+        cdef ReadyEvent *ready
+        cdef int nready, i, fd, events
+        cdef Py_ssize_t called = 0
+        cdef KeyTable table = self._table
+        self._check_open()
+        buf = self._take_buffer()
+        if self._dispatch_depth == 0:
+            self._fresh_fds = set()
+        self._dispatch_depth += 1
+        try:
+            nready = self._wait_retrying(buf, self._prepare_wait(buf), timeout_ms)
+            ready = <ReadyEvent *>buf
+            for i in range(nready):
+                fd = ready[i].fd
+                key = table.find(fd)
+                if key is None:
+                    continue
+                events = ready[i].events & table.mask_of(fd, key)
+                if events == 0 or (self._fresh_fds and fd in self._fresh_fds):
+                    continue
+                (<object>key[3])(key[0], events)
+                called += 1
+        finally:
+            self._dispatch_depth -= 1
+            if self._dispatch_depth == 0:
+                self._fresh_fds = None
+            self._give_back(buf)
+        return called
+
     # -- public API
 
     def register(self, fileobj, events, data=None):
@@ -466,6 +508,8 @@ cdef class Selector:
         table.reserve(fd)
         self._os_register(<int>fd, mask)
         table.put(fd, key, mask)
+        if self._dispatch_depth:
+            self._fresh_fds.add(fd)
         return key
 
     def unregister(self, fileobj):
@@ -519,6 +563,14 @@ cdef class Selector:
         timeout None blocks, <= 0 polls, otherwise it is rounded up to whole
         milliseconds. Returns a list of (key, events)."""
         return self._select(_timeout_ms(timeout))
+
+    def dispatch(self, timeout=None):
+        """Wait as select(timeout) does, then call key.data(key.fileobj,
+        events) for every ready key; return how many callbacks ran.
+
+        Callbacks may register, modify and unregister freely, and may call
+        select() or dispatch() themselves (a nested call waits anew)."""
+        return self._dispatch(_timeout_ms(timeout))
 
     def get_key(self, fileobj):
         """Return the key of a registered fileobj.

@@ -13,34 +13,79 @@ SelectorKey = _stdlib.SelectorKey
 __all__ = ["SelectSelector"]
 
 
-class SelectSelector(_stdlib.SelectSelector):
+class _Dispatching:
+    """fastsel's additions to the stdlib classes, in pure Python.
+
+    The bookkeeping mirrors the compiled core's: see its dispatch()."""
+
+    _dispatch_depth = 0
+    _fresh_fds = None
+
+    def register(self, fileobj, events, data=None):
+        key = super().register(fileobj, events, data)
+        if self._dispatch_depth:
+            self._fresh_fds.add(key.fd)
+        return key
+
+    def dispatch(self, timeout=None):
+        """Wait as select(timeout) does, then call key.data(key.fileobj,
+        events) for every ready key; return how many callbacks ran.
+
+        Each event is checked against the registrations as they are after
+        the callbacks before it: unregistered keys are skipped, modified ones
+        get their current data and events, and fds registered anew during
+        this dispatch are skipped. Exceptions from callbacks propagate."""
+        ready = self.select(timeout)
+        if self._dispatch_depth == 0:
+            self._fresh_fds = set()
+        self._dispatch_depth += 1
+        called = 0
+        try:
+            current_key = self._fd_to_key.get
+            fresh = self._fresh_fds
+            for key, events in ready:
+                key = current_key(key.fd)
+                if key is None or (fresh and key.fd in fresh):
+                    continue
+                events &= key.events
+                if events:
+                    key.data(key.fileobj, events)
+                    called += 1
+        finally:
+            self._dispatch_depth -= 1
+            if self._dispatch_depth == 0:
+                self._fresh_fds = None
+        return called
+
+
+class SelectSelector(_Dispatching, _stdlib.SelectSelector):
     """select()-based selector."""
 
 
 if hasattr(_stdlib, "PollSelector"):
 
-    class PollSelector(_stdlib.PollSelector):
+    class PollSelector(_Dispatching, _stdlib.PollSelector):
         """Poll-based selector."""
 
     __all__.append("PollSelector")
 
 if hasattr(_stdlib, "EpollSelector"):
 
-    class EpollSelector(_stdlib.EpollSelector):
+    class EpollSelector(_Dispatching, _stdlib.EpollSelector):
         """Epoll-based selector (Linux)."""
 
     __all__.append("EpollSelector")
 
 if hasattr(_stdlib, "DevpollSelector"):
 
-    class DevpollSelector(_stdlib.DevpollSelector):
+    class DevpollSelector(_Dispatching, _stdlib.DevpollSelector):
         """Solaris /dev/poll selector."""
 
     __all__.append("DevpollSelector")
 
 if hasattr(_stdlib, "KqueueSelector"):
 
-    class KqueueSelector(_stdlib.KqueueSelector):
+    class KqueueSelector(_Dispatching, _stdlib.KqueueSelector):
         """Kqueue-based selector (macOS and BSD)."""
 
     __all__.append("KqueueSelector")

@@ -1,0 +1,68 @@
+"""What the compiled Loop and its pure twin share: checks, constants and the
+default exception handler, which are not on any hot path."""
+import logging
+
+logger = logging.getLogger("fastsel")
+
+# As asyncio: with at least this many timers, and more than this fraction of
+# them cancelled, the heap is rebuilt without the cancelled ones.
+MIN_TIMERS_TO_COMPACT = 100
+CANCELLED_FRACTION_TO_COMPACT = 0.5
+# As asyncio: never ask the kernel to wait longer than a day.
+MAX_WAIT_SECONDS = 24 * 3600
+
+
+def check_callback(callback, method):
+    if not callable(callback):
+        raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
+
+
+def check_handler(handler):
+    if handler is not None and not callable(handler):
+        raise TypeError(f"A callable object or None is expected, got {handler!r}")
+
+
+def default_exception_handler(loop, context):
+    """Log context['message'] and the exception's traceback, then carry on."""
+    message = context.get("message") or "Unhandled exception in event loop"
+    exception = context.get("exception")
+    exc_info = (type(exception), exception, exception.__traceback__) if exception else False
+    details = [f"{name}: {value!r}" for name, value in sorted(context.items())
+               if name not in ("message", "exception")]
+    if details:
+        message = "\n".join([message, *details])
+    logger.error(message, exc_info=exc_info)
+
+
+def call_exception_handler(loop, handler, context):
+    """Report context through handler (or the default), never raising except
+    for KeyboardInterrupt and SystemExit: one failure must not stop a server."""
+    if handler is None:
+        try:
+            default_exception_handler(loop, context)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            logger.error("Exception in default exception handler", exc_info=True)
+        return
+    try:
+        handler(loop, context)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        try:
+            default_exception_handler(loop, {
+                "message": "Unhandled error in exception handler",
+                "exception": exc,
+                "context": context,
+            })
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            logger.error("Exception in default exception handler while handling "
+                         "an unexpected error in custom exception handler", exc_info=True)
+
+
+def callback_repr(callback, args):
+    name = getattr(callback, "__qualname__", None) or repr(callback)
+    return f"{name}({', '.join(map(repr, args or ()))})"
