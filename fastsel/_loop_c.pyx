@@ -15,7 +15,7 @@ cimport cython
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
 from libc.math cimport ceil
 
-from ._selectors_c cimport KeyTable, ReadyEvent, Selector
+from ._selectors_c cimport KEY_DATA, KeyTable, ReadyEvent, Selector, key_field
 
 from ._loop_common import (
     CANCELLED_FRACTION_TO_COMPACT, MAX_WAIT_SECONDS, MIN_TIMERS_TO_COMPACT,
@@ -380,7 +380,7 @@ cdef class Loop:
                 if key is None:
                     continue
                 events = ready[i].events & table.mask_of(fd, key)
-                reader, writer = key[3]
+                reader, writer = key_field(key, KEY_DATA)
                 if events & _READ and reader is not None:
                     handle = reader
                     if not handle._cancelled:

@@ -1,5 +1,6 @@
 # Declarations of the compiled selector core, for other compiled modules
 # (the dispatch loop, the asyncio hot path) to use without Python calls.
+from cpython.tuple cimport PyTuple_GET_ITEM
 from libc.stdint cimport uint8_t
 
 from .includes.poll cimport pollfd
@@ -12,6 +13,20 @@ cdef struct ReadyEvent:
     int events          # EVENT_READ | EVENT_WRITE as reported by the kernel
 
 
+# SelectorKey fields. Indexing a namedtuple from C goes through a Python-level
+# __getitem__ lookup (its type is a heap subclass of tuple), so the core reads
+# the fields directly.
+cdef enum:
+    KEY_FILEOBJ = 0
+    KEY_FD = 1
+    KEY_EVENTS = 2
+    KEY_DATA = 3
+
+
+cdef inline object key_field(object key, Py_ssize_t field):
+    return <object>PyTuple_GET_ITEM(key, field)
+
+
 cdef class KeyTable:
     """fd -> SelectorKey, the state every selector class shares."""
     cdef list keys          # indexed by fd; None where nothing is registered
@@ -22,6 +37,7 @@ cdef class KeyTable:
     cdef object find(self, long long fd)
     cdef int mask_of(self, long long fd, object key) except -1
     cdef object fd_of(self, object fileobj)
+    cdef long long c_fd_of(self, object fileobj) except? -1
     cdef int reserve(self, long long fd) except -1
     cdef void put(self, long long fd, object key, int mask)
     cdef object pop(self, long long fd)

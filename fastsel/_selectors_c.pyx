@@ -31,6 +31,7 @@ from .includes.system cimport close, fastsel_make_key, fastsel_monotonic_ns
 
 cdef extern from "Python.h":
     bint PyLong_Check(object o)
+    bint PyLong_CheckExact(object o)
     bint PyFloat_CheckExact(object o)
     double PyFloat_AS_DOUBLE(object o)
 
@@ -129,6 +130,18 @@ cdef int _timeout_ms(object timeout) except -2:
     return <int>whole
 
 
+cdef inline bint _differ(object a, object b) except -1:
+    """`a != b`, without a rich comparison for two exact ints."""
+    cdef int overflow_a = 0, overflow_b = 0
+    cdef long long x, y
+    if PyLong_CheckExact(a) and PyLong_CheckExact(b):
+        x = PyLong_AsLongLongAndOverflow(a, &overflow_a)
+        y = PyLong_AsLongLongAndOverflow(b, &overflow_b)
+        if not overflow_a and not overflow_b:
+            return x != y
+    return a != b
+
+
 cdef inline int _raise_errno(int err) except -1:
     global errno
     errno = err
@@ -166,7 +179,16 @@ cdef class KeyTable:
     cdef int mask_of(self, long long fd, object key) except -1:
         if fd < _DIRECT_FD_LIMIT:
             return self.masks[fd]
-        return _modify_mask(key[2])
+        return _modify_mask(key_field(key, KEY_EVENTS))
+
+    cdef long long c_fd_of(self, object fileobj) except? -1:
+        """fd_of() as a C value; an int fd needs no lookup at all."""
+        cdef long long fd
+        if PyLong_Check(fileobj):
+            fd = _c_fd(fileobj)
+            if fd >= 0:
+                return fd
+        return _c_fd(self.fd_of(fileobj))
 
     cdef object fd_of(self, object fileobj):
         """The fd object for fileobj, as selectors' _fileobj_lookup returns it.
@@ -178,7 +200,9 @@ cdef class KeyTable:
                 fd = fileobj
             else:
                 try:
-                    fd = int(fileobj.fileno())
+                    fd = fileobj.fileno()
+                    if not PyLong_CheckExact(fd):
+                        fd = int(fd)
                 except (AttributeError, TypeError, ValueError):
                     raise ValueError(f"Invalid file object: {fileobj!r}") from None
             if _c_fd(fd) < 0:
@@ -186,8 +210,8 @@ cdef class KeyTable:
             return fd
         except ValueError:
             for key in self._snapshot():
-                if key[0] is fileobj:
-                    return key[1]
+                if key_field(key, KEY_FILEOBJ) is fileobj:
+                    return key_field(key, KEY_FD)
             raise
 
     cdef list _snapshot(self):
@@ -284,7 +308,7 @@ cdef class SelectorMapping:
         return self._lookup(fileobj) is not None
 
     def __iter__(self):
-        return iter([key[1] for key in self._table._snapshot()])
+        return iter([key_field(key, KEY_FD) for key in self._table._snapshot()])
 
     def keys(self):
         return KeysView(self)
@@ -304,13 +328,7 @@ cdef class SelectorMapping:
     __reversed__ = None
 
     cdef inline object _lookup(self, object fileobj):
-        cdef long long fd
-        # The common case, an int fd, without building an fd object.
-        if PyLong_Check(fileobj):
-            fd = _c_fd(fileobj)
-            if fd >= 0:
-                return self._table.find(fd)
-        return self._table.find(_c_fd(self._table.fd_of(fileobj)))
+        return self._table.find(self._table.c_fd_of(fileobj))
 
 
 Mapping.register(SelectorMapping)
@@ -479,7 +497,7 @@ cdef class Selector:
                 events = ready[i].events & table.mask_of(fd, key)
                 if events == 0 or (self._fresh_fds and fd in self._fresh_fds):
                     continue
-                (<object>key[3])(key[0], events)
+                key_field(key, KEY_DATA)(key_field(key, KEY_FILEOBJ), events)
                 called += 1
         finally:
             self._dispatch_depth -= 1
@@ -517,7 +535,7 @@ cdef class Selector:
 
         Errors from the kernel are ignored: the fd may have been closed, or
         closed and reused, since it was registered."""
-        cdef long long fd = _c_fd(self._table.fd_of(fileobj))
+        cdef long long fd = self._table.c_fd_of(fileobj)
         key = self._table.pop(fd)
         if key is None:
             raise KeyError(f"{fileobj!r} is not registered")
@@ -531,14 +549,14 @@ cdef class Selector:
         when they changed, the same key comes back when nothing changed, and
         a failing kernel call drops the registration before re-raising."""
         cdef KeyTable table = self._table
-        cdef long long fd = _c_fd(table.fd_of(fileobj))
+        cdef long long fd = table.c_fd_of(fileobj)
         cdef int mask
         key = table.find(fd)
         if key is None:
             raise KeyError(f"{fileobj!r} is not registered")
         changed = False
-        old_events = key[2]
-        if events != old_events:
+        old_events = key_field(key, KEY_EVENTS)
+        if _differ(events, old_events):
             mask = _modify_mask(events)
             try:
                 self._os_modify(<int>fd, mask)
@@ -550,10 +568,10 @@ cdef class Selector:
             mask = table.mask_of(fd, key)
         # `!=` on purpose, as the stdlib: data that is never equal to itself
         # (NaN) counts as changed, and a raising __ne__ propagates.
-        if data != key[3]:
+        if data != key_field(key, KEY_DATA):
             changed = True
         if changed:
-            key = fastsel_make_key(SelectorKey, key[0], key[1], events, data)
+            key = fastsel_make_key(SelectorKey, key_field(key, KEY_FILEOBJ), key_field(key, KEY_FD), events, data)
             table.put(fd, key, mask)
         return key
 
@@ -576,13 +594,12 @@ cdef class Selector:
         """Return the key of a registered fileobj.
 
         KeyError if it is not registered, RuntimeError once closed."""
-        mapping = self.get_map()
-        if mapping is None:
+        if self._mapping is None:
             raise RuntimeError("Selector is closed")
-        try:
-            return mapping[fileobj]
-        except KeyError:
-            raise KeyError(f"{fileobj!r} is not registered") from None
+        key = self._table.find(self._table.c_fd_of(fileobj))
+        if key is None:
+            raise KeyError(f"{fileobj!r} is not registered")
+        return key
 
     def get_map(self):
         """Return the read-only mapping of fds to keys, None once closed."""
