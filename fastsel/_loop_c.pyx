@@ -32,16 +32,26 @@ _get_ident = threading.get_ident
 
 # ---------------------------------------------------------------- handles
 
-@cython.freelist(64)
-cdef class Handle:
-    """A callback scheduled on a Loop; cancel() stops it from running."""
+cdef inline Handle _init_handle(Handle handle, object callback, tuple args, Loop loop,
+                               object context):
+    handle._callback = callback
+    handle._args = args
+    handle._loop = loop
+    handle._context = PyContext_CopyCurrent() if context is None else context
+    return handle
 
-    def __cinit__(self, callback, tuple args, Loop loop, context=None):
-        self._callback = callback
-        self._args = args
-        self._loop = loop
-        self._context = PyContext_CopyCurrent() if context is None else context
-        self._cancelled = False
+
+cdef Handle _new_handle(object callback, tuple args, Loop loop, object context):
+    # Handle.__new__ with no arguments goes straight to the type's tp_new:
+    # no argument parsing on the call_soon path.
+    return _init_handle(Handle.__new__(Handle), callback, args, loop, context)
+
+
+@cython.freelist(256)
+cdef class Handle:
+    """A callback scheduled on a Loop; cancel() stops it from running.
+
+    Handles are made by the loop, not by user code."""
 
     def cancel(self):
         """Do not run the callback; drop it and its arguments at once."""
@@ -77,12 +87,9 @@ cdef class Handle:
         return 0
 
 
-@cython.freelist(64)
+@cython.freelist(256)
 cdef class TimerHandle(Handle):
     """A Handle that runs at a point in time of the loop's clock."""
-
-    def __cinit__(self, callback, tuple args, Loop loop, context=None):
-        self._scheduled = False
 
     def when(self):
         return self._when
@@ -199,20 +206,22 @@ cdef class Loop:
     # -- callbacks
 
     cdef Handle _call_soon(self, object callback, tuple args, object context):
-        handle = Handle(callback, args, self, context)
+        handle = _new_handle(callback, args, self, context)
         self._ready.append(handle)
         return handle
 
     def call_soon(self, callback, *args, context=None):
         """Run callback(*args) on the next iteration; return its Handle."""
         self._check_closed()
-        check_callback(callback, "call_soon")
+        if not callable(callback):
+            check_callback(callback, "call_soon")
         return self._call_soon(callback, args, context)
 
     def call_soon_threadsafe(self, callback, *args, context=None):
         """call_soon() from any thread: also wakes a loop blocked in the kernel."""
         self._check_closed()
-        check_callback(callback, "call_soon_threadsafe")
+        if not callable(callback):
+            check_callback(callback, "call_soon_threadsafe")
         handle = self._call_soon(callback, args, context)
         try:
             os.write(self._wakeup_write, b"\0")
@@ -230,8 +239,10 @@ cdef class Loop:
     def call_at(self, when, callback, *args, context=None):
         """Run callback(*args) at loop time `when`; return its TimerHandle."""
         self._check_closed()
-        check_callback(callback, "call_at")
-        cdef TimerHandle timer = TimerHandle(callback, args, self, context)
+        if not callable(callback):
+            check_callback(callback, "call_at")
+        cdef TimerHandle timer = TimerHandle.__new__(TimerHandle)
+        _init_handle(timer, callback, args, self, context)
         timer._when = when
         timer._seq = self._timer_seq
         self._timer_seq += 1
@@ -275,8 +286,9 @@ cdef class Loop:
 
     def _add_handler(self, int which, fileobj, callback, tuple args):
         self._check_closed()
-        check_callback(callback, "add_reader" if which == _READ else "add_writer")
-        handle = Handle(callback, args, self, None)
+        if not callable(callback):
+            check_callback(callback, "add_reader" if which == _READ else "add_writer")
+        handle = _new_handle(callback, args, self, None)
         try:
             key = self._selector.get_key(fileobj)
         except KeyError:
