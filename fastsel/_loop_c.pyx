@@ -87,7 +87,6 @@ cdef class Handle:
         return 0
 
 
-@cython.freelist(256)
 cdef class TimerHandle(Handle):
     """A Handle that runs at a point in time of the loop's clock."""
 
