@@ -28,7 +28,15 @@ def extensions():
     directives = {"language_level": 3, "embedsignature": True}
     if DEBUG:
         directives.update(linetrace=True, boundscheck=True, wraparound=True)
-    return cythonize([ext], compiler_directives=directives, annotate=DEBUG)
+    # cythonize regenerates C only when the .pyx is newer than it, whatever the
+    # directives: each mode keeps its own generated C, so that switching modes
+    # never compiles a release build from traced C, or the reverse.
+    return cythonize(
+        [ext],
+        compiler_directives=directives,
+        annotate=DEBUG,
+        build_dir="build/cython-debug" if DEBUG else None,
+    )
 
 
 setup(ext_modules=extensions())
