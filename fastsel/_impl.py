@@ -44,8 +44,8 @@ def _os_supports(method):
 def load(kind):
     """The public selector classes of one implementation, 'c' or 'python'.
 
-    The compiled module provides the classes it has (epoll, poll); the others
-    come from the pure twin. Raises ImportError when 'c' cannot load."""
+    The compiled module provides the classes it has (epoll, kqueue, poll);
+    the others come from the pure twin. Raises ImportError when 'c' cannot load."""
     from . import _selectors_py as pure
 
     classes = {name: getattr(pure, name) for name in pure.__all__}
@@ -55,6 +55,8 @@ def load(kind):
         classes["PollSelector"] = compiled.PollSelector
         if compiled.HAVE_EPOLL:
             classes["EpollSelector"] = compiled.EpollSelector
+        if compiled.HAVE_KQUEUE:
+            classes["KqueueSelector"] = compiled.KqueueSelector
     elif kind != "python":
         raise ValueError(f"unknown fastsel implementation: {kind!r}")
     default = next(
