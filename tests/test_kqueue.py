@@ -38,7 +38,9 @@ def pairs(request):
         b.close()
 
 
-def test_compiled_kqueue_only_where_the_kernel_has_it():
+def test_compiled_kqueue_only_where_the_kernel_has_it(impl):
+    if impl.IMPLEMENTATION != "c":
+        pytest.skip("about the compiled module")
     from fastsel import _selectors_c as compiled
 
     assert compiled.HAVE_KQUEUE == HAS_KQUEUE
