@@ -25,7 +25,14 @@ def extensions():
         define_macros=macros,
         undef_macros=["NDEBUG"] if DEBUG else [],
     )
-    directives = {"language_level": 3, "embedsignature": True}
+    directives = {
+        "language_level": 3,
+        "embedsignature": True,
+        # Not yet: the core relies on the GIL to guard its key table and the
+        # wait buffer it lends out, so free-threaded builds (3.14t) re-enable
+        # the GIL when they import it.
+        "freethreading_compatible": False,
+    }
     if DEBUG:
         directives.update(linetrace=True, boundscheck=True, wraparound=True)
     # cythonize regenerates C only when the .pyx is newer than it, whatever the
