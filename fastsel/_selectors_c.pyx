@@ -748,8 +748,8 @@ del _cls
 
 # ---------------------------------------------------------------- kqueue
 
-from posix.fcntl cimport F_SETFD, FD_CLOEXEC, fcntl
 from libc.stdint cimport uintptr_t
+from posix.fcntl cimport F_SETFD, FD_CLOEXEC, fcntl
 from posix.time cimport timespec
 
 from .includes.kqueue cimport (
