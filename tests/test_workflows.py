@@ -44,18 +44,16 @@ def load(name):
     return YAML(typ="safe").load((WORKFLOW_DIR / name).read_text())
 
 
+# Every workflow file there is, and the two the release needs even if missing.
+WORKFLOWS = sorted({p.name for p in WORKFLOW_DIR.glob("*.y*ml")} | {"test.yml", "wheels.yml"})
+
+
 @in_checkout
 @needs_check_jsonschema
-@pytest.mark.parametrize("name", ["test.yml", "wheels.yml"])
+@pytest.mark.parametrize("name", WORKFLOWS)
 def test_workflow_matches_schema(name):
     result = validate(WORKFLOW_DIR / name)
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-@in_checkout
-@needs_check_jsonschema
-def test_every_workflow_file_is_checked():
-    assert sorted(p.name for p in WORKFLOW_DIR.iterdir()) == ["test.yml", "wheels.yml"]
 
 
 @needs_check_jsonschema
