@@ -46,8 +46,8 @@ def _os_supports(method):
 def load(kind):
     """The public classes of one implementation, 'c' or 'python'.
 
-    The compiled module provides the selectors it has (epoll, poll); the
-    others come from the pure twin. Raises ImportError when 'c' cannot load."""
+    The compiled module provides the classes it has (epoll, kqueue, poll);
+    the others come from the pure twin. Raises ImportError when 'c' cannot load."""
     from . import _selectors_py as pure
 
     classes = {name: getattr(pure, name) for name in pure.__all__}
@@ -58,6 +58,8 @@ def load(kind):
         classes["PollSelector"] = compiled.PollSelector
         if compiled.HAVE_EPOLL:
             classes["EpollSelector"] = compiled.EpollSelector
+        if compiled.HAVE_KQUEUE:
+            classes["KqueueSelector"] = compiled.KqueueSelector
     elif kind == "python":
         from . import _loop_py as loop
     else:

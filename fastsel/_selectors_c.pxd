@@ -65,6 +65,7 @@ cdef class Selector:
     cdef int _os_register(self, int fd, int mask) except -1
     cdef int _os_modify(self, int fd, int mask) except -1
     cdef void _os_unregister(self, int fd)
+    cdef bint _modify_reregisters(self) noexcept
     cdef void _os_close(self)
     cdef int _prepare_wait(self, char *buf) except -1
     cdef int _wait(self, char *buf, int nslots, int timeout_ms) noexcept nogil
@@ -89,3 +90,12 @@ cdef class PollSelector(Selector):
     cdef Py_ssize_t _fds_capacity
 
     cdef Py_ssize_t _index(self, int fd)
+
+
+cdef class KqueueSelector(Selector):
+    cdef int _kqfd
+    cdef Py_ssize_t _nfilters        # filters in the kqueue: one wait's max events
+    cdef unsigned long _generation   # the fork generation the kqueue belongs to
+
+    cdef bint _is_open(self) noexcept
+    cdef int _change(self, int fd, short kfilter, unsigned short flags) noexcept

@@ -371,7 +371,13 @@ cdef class Selector:
         raise NotImplementedError
 
     cdef void _os_unregister(self, int fd):
+        """Called while fd's key is still in the table; errors are ignored."""
         pass
+
+    cdef bint _modify_reregisters(self) noexcept:
+        """Whether modify() of the events is unregister() + register(), as
+        for the stdlib selectors without a native modify (kqueue, select)."""
+        return False
 
     cdef void _os_close(self):
         pass
@@ -536,11 +542,11 @@ cdef class Selector:
         Errors from the kernel are ignored: the fd may have been closed, or
         closed and reused, since it was registered."""
         cdef long long fd = self._table.c_fd_of(fileobj)
-        key = self._table.pop(fd)
-        if key is None:
+        if self._table.find(fd) is None:
             raise KeyError(f"{fileobj!r} is not registered")
+        # Before pop: a backend may need the mask it is removing (kqueue).
         self._os_unregister(<int>fd)
-        return key
+        return self._table.pop(fd)
 
     def modify(self, fileobj, events, data=None):
         """Change the events or data of a registered fileobj; return its key.
@@ -557,6 +563,11 @@ cdef class Selector:
         changed = False
         old_events = key_field(key, KEY_EVENTS)
         if _differ(events, old_events):
+            if self._modify_reregisters():
+                # The stdlib's _BaseSelectorImpl.modify: events are validated,
+                # the new key holds this fileobj, and data is not compared.
+                self.unregister(fileobj)
+                return self.register(fileobj, events, data)
             mask = _modify_mask(events)
             try:
                 self._os_modify(<int>fd, mask)
@@ -802,3 +813,170 @@ cdef class PollSelector(Selector):
 for _cls in (EpollSelector, PollSelector):
     ABCMeta.register(_stdlib.BaseSelector, _cls)
 del _cls
+
+
+# ---------------------------------------------------------------- kqueue
+
+from libc.stdint cimport uintptr_t
+from posix.fcntl cimport F_SETFD, FD_CLOEXEC, fcntl
+from posix.time cimport timespec
+
+from .includes.kqueue cimport (
+    EV_ADD, EV_DELETE, EV_SET, EVFILT_READ, EVFILT_WRITE, FASTSEL_HAVE_KQUEUE,
+    kevent, kevent_t, kqueue)
+
+HAVE_KQUEUE = bool(FASTSEL_HAVE_KQUEUE)
+
+# fork()'s child does not inherit kqueues: there the fd number is free and
+# may be reused by an unrelated file. So a kqueue made before the latest fork
+# counts as closed in the child and is never closed there (as select.kqueue
+# since CPython 3.12.1, gh-110395).
+cdef unsigned long _fork_generation = 0
+
+
+def _after_fork_in_child():
+    global _fork_generation
+    _fork_generation += 1
+
+
+if HAVE_KQUEUE:
+    import os as _os
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
+    del _os
+
+# kevent() only applying changes must not wait.
+cdef timespec _NO_WAIT = timespec(0, 0)
+
+
+cdef class KqueueSelector(Selector):
+    """Kqueue-based selector (macOS and BSD).
+
+    One kernel filter per direction, as the stdlib's: an fd ready both ways
+    comes back as two (key, event) entries."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._kqfd = -1
+        self._nfilters = 0
+        self._generation = _fork_generation
+
+    def __init__(self):
+        cdef int err
+        fd = kqueue()
+        if fd < 0:
+            PyErr_SetFromErrno(OSError)
+        # Not inherited by exec'd programs, as select.kqueue.
+        if fcntl(fd, F_SETFD, FD_CLOEXEC) < 0:
+            err = errno
+            close(fd)
+            _raise_errno(err)
+        self._kqfd = fd
+
+    def __dealloc__(self):
+        if self._is_open():
+            close(self._kqfd)
+
+    def fileno(self):
+        """The kqueue file descriptor."""
+        self._check_open()
+        return self._kqfd
+
+    cdef bint _is_open(self) noexcept:
+        if self._generation != _fork_generation:
+            self._kqfd = -1     # the parent's kqueue: leave its fd number alone
+        return self._kqfd >= 0
+
+    cdef Py_ssize_t _slot_size(self):
+        # kevents are translated in place into the smaller ReadyEvents: kevent
+        # i is read whole before ReadyEvent i, which ends before kevent i + 1
+        # starts, is written.
+        return sizeof(kevent_t)
+
+    cdef int _check_open(self) except -1:
+        if not self._is_open():
+            raise ValueError("I/O operation on closed kqueue object")
+        return 0
+
+    cdef Py_ssize_t _slots_needed(self):
+        # One kevent per filter: READ and WRITE on one fd take two slots.
+        return max(self._nfilters, 1)
+
+    cdef int _change(self, int fd, short kfilter, unsigned short flags) noexcept:
+        """Add or delete one filter of fd; return 0 or the errno."""
+        cdef kevent_t change
+        EV_SET(&change, <uintptr_t>fd, kfilter, flags, 0, 0, NULL)
+        if kevent(self._kqfd, &change, 1, NULL, 0, &_NO_WAIT) < 0:
+            return errno
+        return 0
+
+    cdef int _os_register(self, int fd, int mask) except -1:
+        cdef int err
+        self._check_open()
+        if mask & _READ:
+            err = self._change(fd, EVFILT_READ, EV_ADD)
+            if err:
+                return _raise_errno(err)
+            self._nfilters += 1
+        if mask & _WRITE:
+            err = self._change(fd, EVFILT_WRITE, EV_ADD)
+            if err:
+                # A failed register leaves nothing behind, not even the READ
+                # filter that worked (the stdlib leaves that one).
+                if mask & _READ:
+                    self._change(fd, EVFILT_READ, EV_DELETE)
+                    self._nfilters -= 1
+                return _raise_errno(err)
+            self._nfilters += 1
+        return 0
+
+    cdef bint _modify_reregisters(self) noexcept:
+        # kqueue has no modify: the stdlib's KqueueSelector inherits
+        # _BaseSelectorImpl.modify.
+        return True
+
+    cdef void _os_unregister(self, int fd):
+        # Errors are ignored like the stdlib's: ENOENT when a filter is gone,
+        # EBADF when the fd was closed (which drops its filters).
+        key = self._table.find(fd)
+        cdef int mask = self._table.mask_of(fd, key)
+        if not self._is_open():
+            return
+        if mask & _READ:
+            self._change(fd, EVFILT_READ, EV_DELETE)
+            self._nfilters -= 1
+        if mask & _WRITE:
+            self._change(fd, EVFILT_WRITE, EV_DELETE)
+            self._nfilters -= 1
+
+    cdef void _os_close(self):
+        if self._is_open():
+            close(self._kqfd)
+        self._kqfd = -1
+        self._nfilters = 0
+
+    cdef int _prepare_wait(self, char *buf) except -1:
+        return <int>self._slots_needed()
+
+    cdef int _wait(self, char *buf, int nslots, int timeout_ms) noexcept nogil:
+        cdef kevent_t *kernel = <kevent_t *>buf
+        cdef ReadyEvent *ready = <ReadyEvent *>buf
+        cdef timespec timeout
+        cdef timespec *timeout_ptr = NULL     # NULL blocks
+        cdef int n, i, fd
+        cdef short kfilter
+        if timeout_ms >= 0:
+            timeout.tv_sec = timeout_ms // 1000
+            timeout.tv_nsec = (timeout_ms % 1000) * 1000000
+            timeout_ptr = &timeout
+        n = kevent(self._kqfd, NULL, 0, kernel, nslots, timeout_ptr)
+        if n < 0:
+            return -errno
+        for i in range(n):
+            fd = <int>kernel[i].ident
+            kfilter = kernel[i].filter
+            ready[i].fd = fd
+            ready[i].events = ((_READ if kfilter == EVFILT_READ else 0)
+                               | (_WRITE if kfilter == EVFILT_WRITE else 0))
+        return n
+
+
+ABCMeta.register(_stdlib.BaseSelector, KqueueSelector)

@@ -28,6 +28,32 @@
        (void)e; (void)evs; (void)n; (void)ms; errno = ENOSYS; return -1; }
 #endif
 
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) \
+    || defined(__NetBSD__) || defined(__DragonFly__)
+#  include <sys/types.h>
+#  include <sys/event.h>
+#  include <sys/time.h>
+#  define FASTSEL_HAVE_KQUEUE 1
+#else
+#  define FASTSEL_HAVE_KQUEUE 0
+   /* macOS's layout; only ever handed to the stubs below. */
+   struct kevent { uintptr_t ident; int16_t filter; uint16_t flags; uint32_t fflags;
+                   intptr_t data; void *udata; };
+#  define EVFILT_READ  (-1)
+#  define EVFILT_WRITE (-2)
+#  define EV_ADD    0x0001
+#  define EV_DELETE 0x0002
+#  define EV_SET(kevp, a, b, c, d, e, f) do { \
+       struct kevent *kev_ = (kevp); \
+       kev_->ident = (a); kev_->filter = (b); kev_->flags = (c); \
+       kev_->fflags = (d); kev_->data = (e); kev_->udata = (f); } while (0)
+   static inline int kqueue(void) { errno = ENOSYS; return -1; }
+   static inline int kevent(int kq, const struct kevent *changes, int nchanges,
+                            struct kevent *events, int nevents, const struct timespec *timeout) {
+       (void)kq; (void)changes; (void)nchanges; (void)events; (void)nevents; (void)timeout;
+       errno = ENOSYS; return -1; }
+#endif
+
 /* Monotonic clock in nanoseconds, for PEP 475 deadlines. */
 static inline int64_t fastsel_monotonic_ns(void) {
     struct timespec ts;
