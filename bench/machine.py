@@ -49,6 +49,12 @@ def wrk_version():
     return text.splitlines()[0] if text else None
 
 
+def checkout_copy(package):
+    """Whether `package` is this checkout's copy rather than an installed one."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.abspath(package.__file__).startswith(root + os.sep)
+
+
 def describe():
     import fastsel
 
@@ -66,6 +72,7 @@ def describe():
         "python_implementation": platform.python_implementation(),
         "fastsel_version": getattr(fastsel, "__version__", None),
         "fastsel_implementation": fastsel.IMPLEMENTATION,
+        "fastsel_from": "source checkout" if checkout_copy(fastsel) else "installed package",
         "cython_installed": version_of("Cython"),
         "cython_compiled_with": cython_compiled_with(),
         "peers": {

@@ -25,15 +25,16 @@ FLOOR = "C floor"
 OPS_FDS = 1000  # registered fds for the single-operation cases
 
 
-def selector_classes(impls=None):
+def selector_classes(impls=None, missing=None):
     """[(label, EpollSelector class)]: the stdlib first, then each fastsel
-    implementation that loads. `impls` overrides the fastsel part."""
+    implementation that loads (why one did not goes into `missing`).
+    `impls` overrides the fastsel part."""
     if impls is None:
-        impls = fastsel_implementations()
+        impls = fastsel_implementations(missing if missing is not None else [])
     return [(BASELINE, selectors.EpollSelector)] + list(impls)
 
 
-def fastsel_implementations():
+def fastsel_implementations(missing):
     from fastsel import _impl
 
     found = []
@@ -43,6 +44,7 @@ def fastsel_implementations():
             found.append((label, _impl.load(kind).EpollSelector))
         except (ImportError, AttributeError) as exc:
             progress(f"{label} unavailable, skipped: {exc}")
+            missing.append(f"{label}: could not load ({exc}); its variants are missing")
     return found
 
 
@@ -317,8 +319,9 @@ def run_case(case, classes, rounds, repeat, target, floor_exe, skipped):
 def run(quick, rounds, repeat, target, classes=None, sizes=None, ops_fds=OPS_FDS, use_floor=True):
     """All micro cases; returns (results, skipped messages)."""
     raise_fd_limit()
-    classes = classes if classes is not None else selector_classes()
     skipped = []
+    if classes is None:
+        classes = selector_classes(missing=skipped)
     floor_exe = None
     if use_floor:
         try:

@@ -31,12 +31,13 @@ def environment():
     import fastsel
     from fastsel import _impl
 
-    impls = {}
+    impls, missing = {}, []
     for kind, label in (("c", "fastsel-c"), ("python", "fastsel-py")):
         try:
             impls[label] = _impl.load(kind)
         except ImportError as exc:
             progress(f"{label} unavailable: {exc}")
+            missing.append(f"{label}: could not load ({exc}); its server variants are missing")
     for optional in ("fastsel.aio",):
         try:
             importlib.import_module(optional)
@@ -46,7 +47,7 @@ def environment():
         import uvloop
     except ImportError:
         uvloop = None
-    return types.SimpleNamespace(impls=impls, fastsel=fastsel, uvloop=uvloop)
+    return types.SimpleNamespace(impls=impls, fastsel=fastsel, uvloop=uvloop, missing=missing)
 
 
 def connected_pairs(count):
@@ -163,7 +164,7 @@ def run(rounds, repeat, target, env=None, connection_counts=(50, 500)):
     env = env or environment()
     entries = loops.registry(env)
     specs = [spec for spec, _ in entries if spec is not None]
-    skipped = [reason for spec, reason in entries if spec is None]
+    skipped = getattr(env, "missing", []) + [reason for spec, reason in entries if spec is None]
     for reason in skipped:
         progress(f"servers: skipped {reason}")
     results = []
