@@ -13,7 +13,7 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 # likely to see every variant under the same conditions.
 SETTINGS = {
     #        rounds, repeat, micro batch s, server batch s, wrk rounds, wrk s
-    "quick": (15, 3, 0.003, 0.02, 3, 2),
+    "quick": (21, 3, 0.003, 0.02, 3, 2),
     "full": (31, 5, 0.005, 0.05, 5, 5),
     "smoke": (1, 1, 0.0005, 0.0005, 1, 1),
 }

@@ -173,8 +173,9 @@ def plot_ratios(micro, group, title, path, plt):
             med = [s["median"] for s in stats]
             err = [[m - s["min"] for m, s in zip(med, stats)],
                    [s["max"] - m for m, s in zip(med, stats)]]
-            style = "--" if name == "C floor" else "-"
-            ax.errorbar(ks, med, yerr=err, marker="o", linestyle=style, capsize=3, label=name)
+            floor = name == "C floor"
+            ax.errorbar(ks, med, yerr=err, marker="o", linestyle="--" if floor else "-",
+                        capsize=3, label="C floor (the ceiling)" if floor else name)
         marks = [(k, t) for _, g, tn, k, ratio, t in TARGETS
                  if g == group and tn == n and ratio == "vs_stdlib"]
         if marks:

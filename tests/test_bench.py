@@ -150,13 +150,22 @@ def test_fdset_has_exactly_k_ready(n, k):
         fds.close()
 
 
-def test_micro_every_variant_runs():
+@pytest.fixture(scope="module")
+def micro_run():
+    """The micro cases at tiny sizes, with a stand-in selector that has
+    dispatch(); returns (results, skipped, how many callbacks it made)."""
     DispatchingSelector.calls = 0
     classes = micro.selector_classes() + [("stand-in", DispatchingSelector)]
     results, skipped = micro.run(False, rounds=2, repeat=1, target=0.0002,
-                                 classes=classes, sizes=[(6, 3)], ops_fds=6)
+                                 classes=classes, sizes=[(6, 3), (6, 1)], ops_fds=6)
+    return results, skipped, DispatchingSelector.calls
+
+
+def test_micro_every_variant_runs(micro_run):
+    results, skipped, dispatched = micro_run
     by_group = {case["group"]: case for case in results}
     assert set(by_group) == {"select", "dispatch", "register", "modify", "get_key", "map_miss"}
+    assert [c["params"]["k"] for c in results if c["group"] == "select"] == [3, 1]
     with_floor = shutil.which(os.environ.get("CC", "cc")) is not None
     selectors_ = ["stdlib", "fastsel-c", "fastsel-py", "stand-in"]
     for group in ("select", "register", "modify"):
@@ -169,7 +178,7 @@ def test_micro_every_variant_runs():
         "stdlib", "fastsel-c select+call", "fastsel-py select+call",
         "stand-in select+call", "stand-in dispatch",
     ]
-    assert DispatchingSelector.calls > 0
+    assert dispatched > 0
     for case in results:
         assert case["params"]["n"] == 6
         for name in case["variants"]:
@@ -308,6 +317,13 @@ def test_plots_are_written(smoke_run):
     assert sorted(results["meta"]["plots"]) == ["select.png", "servers.png"]
     for name in results["meta"]["plots"]:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dispatch_plot_when_dispatch_was_measured(micro_run, tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib absent: plots are skipped, and so is this")
+    results, _, _ = micro_run
+    written = report.plots({"micro": results, "servers": []}, str(tmp_path))
+    assert sorted(os.path.basename(p) for p in written) == ["dispatch.png", "select.png"]
 
 
 def test_without_matplotlib_the_report_says_so(smoke_run, tmp_path, monkeypatch):
