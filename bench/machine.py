@@ -2,11 +2,20 @@
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 from importlib import metadata
 
 from . import floor
+
+
+def raise_fd_limit():
+    """Raise the soft RLIMIT_NOFILE to the hard limit; return the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
 
 
 def cpu_model():

@@ -7,7 +7,6 @@ key bookkeeping, and the C floor (bench/floor.c) doing only the kernel calls.
 Registered fds are both ends of socketpairs; an fd is made ready by writing
 a byte into its peer, and nobody reads it, so it stays ready.
 """
-import resource
 import select
 import selectors
 import socket
@@ -15,6 +14,7 @@ from itertools import repeat
 from time import perf_counter_ns
 
 from . import floor
+from .machine import raise_fd_limit
 from .runner import Variant, calibrate, interleave, progress, slowdown, speedup, summary
 
 READ = selectors.EVENT_READ
@@ -46,14 +46,6 @@ def fastsel_implementations(missing):
             progress(f"{label} unavailable, skipped: {exc}")
             missing.append(f"{label}: could not load ({exc}); its variants are missing")
     return found
-
-
-def raise_fd_limit():
-    """Raise the soft RLIMIT_NOFILE to the hard limit; return the new limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
 
 
 class FdSet:

@@ -23,6 +23,7 @@ import types
 from time import perf_counter_ns
 
 from . import loops
+from .machine import raise_fd_limit
 from .runner import Variant, calibrate, interleave, paired, progress, speedup, slowdown, summary
 
 
@@ -147,19 +148,18 @@ def analyse(samples):
             for n in samples if n != floor
         },
     }
-    base_over = [b - f for b, f in zip(samples[base], samples[floor])]
-    result["overhead_vs_stdlib"] = {
-        n: summary(ratios) | {"per_round": ratios}
-        for n in samples if n not in (base, floor)
-        for ratios in [[(v - f) / bo for v, f, bo in zip(samples[n], samples[floor], base_over)]]
-    }
+    # How much of the stdlib loop's own overhead is left, round by round.
+    result["overhead_vs_stdlib"] = {}
+    for name in samples:
+        if name not in (base, floor):
+            ratios = [(var - flo) / (ref - flo)
+                      for var, ref, flo in zip(samples[name], samples[base], samples[floor])]
+            result["overhead_vs_stdlib"][name] = summary(ratios) | {"per_round": ratios}
     return result
 
 
 def run(rounds, repeat, target, env=None, connection_counts=(50, 500)):
     """In-process server cases; returns (results, skipped messages)."""
-    from .micro import raise_fd_limit
-
     raise_fd_limit()
     env = env or environment()
     entries = loops.registry(env)
@@ -218,8 +218,10 @@ def wrk_one(name, connections, seconds):
         stdout=subprocess.PIPE, text=True,
     )
     try:
-        ready, setup_cpu, port = child.stdout.readline().split()
-        assert ready == "ready"
+        line = child.stdout.readline().split()
+        if len(line) != 3 or line[0] != "ready":
+            raise RuntimeError(f"server {name!r} did not start under wrk")
+        _, setup_cpu, port = line
         out = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}/"],
             capture_output=True, text=True, check=True,
@@ -270,8 +272,8 @@ def run_wrk(rounds, seconds, env=None, connection_counts=(50,), only=None):
             "requests_per_second": {n: summary(v) | {"per_round": v} for n, v in rps.items()},
             "cpu_vs_stdlib": {n: speedup(cpu, n, loops.BASELINE) for n in names
                               if n != loops.BASELINE},
-            "rps_vs_stdlib": {n: slowdown(rps, n, loops.BASELINE) for n in names
-                              if n != loops.BASELINE},
+            "rps_vs_stdlib": {n: paired(rps, n, loops.BASELINE, lambda var, ref: var / ref)
+                              for n in names if n != loops.BASELINE},
         })
     return results, []
 
