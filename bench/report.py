@@ -50,6 +50,8 @@ def evaluate_targets(micro):
             verdict = "pass" if measured["median"] > threshold else "FAIL"
         else:
             verdict = "pass" if measured["median"] >= threshold else "FAIL"
+        if verdict == "FAIL" and ceiling is not None and ceiling["median"] < threshold:
+            verdict = "FAIL (target above the ceiling)"
         rows.append({
             "target": label,
             "required": f"> {threshold}" if ratio == "vs_raw" else f">= {threshold}",
@@ -129,6 +131,28 @@ def wrk_table(wrk):
     )
 
 
+TARGETS_NOTE = (
+    "The ceiling is what a selector costing nothing above its kernel calls would reach: "
+    "stdlib time ÷ C floor time (for the raw-epoll target: raw epoll ÷ C floor)."
+)
+MICRO_NOTE = (
+    "Speed-up vs stdlib: stdlib time ÷ variant time, higher is better. "
+    "Time ÷ C floor: variant time ÷ the time of the same kernel calls made from C "
+    "(bench/floor.c), 1 is the floor."
+)
+SERVERS_NOTE = (
+    "Per request, client work included. Time ÷ floor: relative to the same recv/send "
+    "calls with no loop. Overhead ÷ stdlib loop's: (variant − floor) ÷ (stdlib loop − "
+    "floor), lower is better; its range is wide because both overheads are small next "
+    "to the socket work."
+)
+WRK_NOTE = (
+    "Each server in its own process under `wrk -t1`; CPU per request from the kernel's "
+    "accounting of the server process. One wrk thread on a small machine saturates "
+    "near the fast servers' rate, which compresses requests/s ratios."
+)
+
+
 def markdown(results):
     meta = results["meta"]
     m = meta["machine"]
@@ -144,12 +168,13 @@ def markdown(results):
         f"({m['fastsel_implementation']}), Cython {m['cython_compiled_with'] or m['cython_installed']}.",
     ]
     if results.get("micro"):
-        out += ["", "## Targets", "", targets_table(results["targets"]),
-                "", "## Micro", "", micro_table(results["micro"])]
+        out += ["", "## Targets", "", targets_table(results["targets"]), "", TARGETS_NOTE,
+                "", "## Micro", "", micro_table(results["micro"]), "", MICRO_NOTE]
     if results.get("servers"):
-        out += ["", "## Servers (in-process, loopback TCP)", "", servers_table(results["servers"])]
+        out += ["", "## Servers (in-process, loopback TCP)", "",
+                servers_table(results["servers"]), "", SERVERS_NOTE]
     if results.get("wrk"):
-        out += ["", "## Servers under wrk", "", wrk_table(results["wrk"])]
+        out += ["", "## Servers under wrk", "", wrk_table(results["wrk"]), "", WRK_NOTE]
     if results.get("skipped"):
         out += ["", "## Skipped", ""] + [f"- {reason}" for reason in results["skipped"]]
     return "\n".join(out) + "\n"
