@@ -10,12 +10,15 @@ from .runner import progress
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 # Many short batches beat few long ones on a noisy machine: a round is more
-# likely to see every variant under the same conditions.
+# likely to see every variant under the same conditions. Each measurement is
+# the fastest of `repeat` batches of about `batch` seconds.
 SETTINGS = {
-    #        rounds, repeat, micro batch s, server batch s, wrk rounds, wrk s
-    "quick": (21, 3, 0.003, 0.02, 3, 2),
-    "full": (31, 5, 0.005, 0.05, 5, 5),
-    "smoke": (1, 1, 0.0005, 0.0005, 1, 1),
+    "quick": dict(rounds=21, micro_repeat=3, micro_batch=0.003,
+                  server_repeat=5, server_batch=0.005, wrk_rounds=3, wrk_seconds=2),
+    "full": dict(rounds=31, micro_repeat=5, micro_batch=0.005,
+                 server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=5),
+    "smoke": dict(rounds=1, micro_repeat=1, micro_batch=0.0005,
+                  server_repeat=1, server_batch=0.0005, wrk_rounds=1, wrk_seconds=1),
 }
 # --smoke: every variant once at tiny sizes, to check the bench itself works.
 SMOKE_SIZES = {"sizes": [(10, 2)], "ops_fds": 10}
@@ -38,7 +41,8 @@ def parse(argv):
 def main(argv=None):
     args = parse(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    rounds, repeat, micro_target, server_target, wrk_rounds, wrk_seconds = SETTINGS[mode]
+    settings = SETTINGS[mode]
+    rounds = settings["rounds"]
     sizes = SMOKE_SIZES if args.smoke else {}
     connections = {"connection_counts": SMOKE_CONNECTIONS} if args.smoke else {}
     began = time.monotonic()
@@ -47,20 +51,23 @@ def main(argv=None):
             "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
             "mode": mode,
             "rounds": rounds,
-            "batches_per_measurement": repeat,
+            "settings": settings,
             "machine": machine.describe(),
         },
         "micro": [], "targets": [], "servers": [], "wrk": [], "skipped": [],
     }
     if args.only in (None, "micro"):
-        results["micro"], skipped = micro.run(args.quick, rounds, repeat, micro_target, **sizes)
+        results["micro"], skipped = micro.run(
+            args.quick, rounds, settings["micro_repeat"], settings["micro_batch"], **sizes)
         results["targets"] = report.evaluate_targets(results["micro"])
         results["skipped"] += skipped
     if args.only in (None, "servers"):
-        results["servers"], skipped = servers.run(rounds, repeat, server_target, **connections)
+        results["servers"], skipped = servers.run(
+            rounds, settings["server_repeat"], settings["server_batch"], **connections)
         results["skipped"] += skipped
         if args.wrk:
-            results["wrk"], skipped = servers.run_wrk(wrk_rounds, wrk_seconds, **connections)
+            results["wrk"], skipped = servers.run_wrk(
+                settings["wrk_rounds"], settings["wrk_seconds"], **connections)
             results["skipped"] += skipped
     results["meta"]["elapsed_seconds"] = round(time.monotonic() - began, 1)
     text = report.write(results, args.out)

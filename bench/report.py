@@ -160,7 +160,7 @@ def markdown(results):
         "# fastsel benchmark",
         "",
         f"`{meta['command']}` — {meta['rounds']} interleaved rounds after a warm-up, "
-        f"each variant the fastest of {meta['batches_per_measurement']} batches per round; "
+        "each variant measured as the fastest of a few short batches per round; "
         "each figure is the median of per-round ratios, [min–max].",
         "",
         f"{m['cpu_model']} ({m['cpu_count']} CPUs), {m['platform']}, "

@@ -51,6 +51,19 @@ def environment():
     return types.SimpleNamespace(impls=impls, fastsel=fastsel, uvloop=uvloop, missing=missing)
 
 
+def settle_malloc():
+    """Start every run in the state a long-running server is usually in.
+
+    glibc's malloc serves blocks above its mmap threshold with mmap, and
+    raises that threshold to the size of the largest mmapped block freed so
+    far. Until then each of asyncio's recv(262144) buffers costs mmap, mremap
+    and munmap; once any large block has been freed, none of them do. Which
+    state a run sees would otherwise depend on what the process did before;
+    freeing one 1 MiB block fixes it (harmless on other allocators)."""
+    block = bytearray(1 << 20)
+    del block
+
+
 def connected_pairs(count):
     """`count` (client, server) loopback TCP connections, Nagle off."""
     listener = socket.socket()
@@ -161,6 +174,7 @@ def analyse(samples):
 def run(rounds, repeat, target, env=None, connection_counts=(50, 500)):
     """In-process server cases; returns (results, skipped messages)."""
     raise_fd_limit()
+    settle_malloc()
     env = env or environment()
     entries = loops.registry(env)
     specs = [spec for spec, _ in entries if spec is not None]
@@ -193,6 +207,7 @@ def run(rounds, repeat, target, env=None, connection_counts=(50, 500)):
 def serve_child(name, port, connections):
     """Child process: build variant `name`, report setup CPU, accept
     `connections` keep-alive clients, serve until killed."""
+    settle_malloc()
     spec = next(s for s, _ in loops.registry(environment()) if s is not None and s.name == name)
     server = spec.make()
     listener = socket.socket()
