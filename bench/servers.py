@@ -39,11 +39,11 @@ def environment():
         except ImportError as exc:
             progress(f"{label} unavailable: {exc}")
             missing.append(f"{label}: could not load ({exc}); its server variants are missing")
-    for optional in ("fastsel.aio",):
-        try:
-            importlib.import_module(optional)
-        except ImportError:
-            pass
+    try:
+        importlib.import_module("fastsel.aio")  # where it exists, so fastsel.aio is set
+    except ModuleNotFoundError as exc:
+        if exc.name != "fastsel.aio":  # a broken aio module must not pass for a missing one
+            raise
     try:
         import uvloop
     except ImportError:
