@@ -4,7 +4,7 @@ import os
 import sys
 import time
 
-from . import machine, micro, report, servers
+from . import machine, micro, report, runner, servers
 from .runner import progress
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -52,6 +52,7 @@ def main(argv=None):
             "mode": mode,
             "rounds": rounds,
             "settings": settings,
+            "clock": runner.CLOCK,
             "machine": machine.describe(),
         },
         "micro": [], "targets": [], "servers": [], "wrk": [], "skipped": [],

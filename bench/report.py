@@ -160,8 +160,8 @@ def markdown(results):
         "# fastsel benchmark",
         "",
         f"`{meta['command']}` — {meta['rounds']} interleaved rounds after a warm-up, "
-        "each variant measured as the fastest of a few short batches per round; "
-        "each figure is the median of per-round ratios, [min–max].",
+        "each variant measured as the fastest of a few short batches per round, in "
+        "process CPU time; each figure is the median of per-round ratios, [min–max].",
         "",
         f"{m['cpu_model']} ({m['cpu_count']} CPUs), {m['platform']}, "
         f"Python {m['python'].split()[0]}, fastsel {m['fastsel_version']} "

@@ -288,6 +288,7 @@ def test_results_json_records_the_machine(smoke_run):
     _, results, _ = smoke_run
     meta = results["meta"]
     assert meta["mode"] == "smoke" and meta["rounds"] == 1
+    assert meta["clock"].startswith("process CPU time")
     machine = meta["machine"]
     for key in ("platform", "cpu_model", "cpu_count", "python", "fastsel_version",
                 "fastsel_implementation", "cython_installed", "peers"):
