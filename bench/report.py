@@ -187,9 +187,14 @@ def plot_ratios(micro, group, title, path, plt):
     if not cases:
         return None
     sizes = sorted({c["params"]["n"] for c in cases})
-    fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.8),
+    cols = min(2, len(sizes))
+    rows = (len(sizes) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows),
                              sharey=True, squeeze=False)
-    for ax, n in zip(axes[0], sizes):
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[len(sizes):]:
+        ax.set_visible(False)
+    for ax, n in zip(flat, sizes):
         here = sorted((c for c in cases if c["params"]["n"] == n), key=lambda c: c["params"]["k"])
         names = [v for v in here[0]["variants"] if v != here[0]["baseline"]]
         for name in names:
@@ -211,8 +216,13 @@ def plot_ratios(micro, group, title, path, plt):
         ax.set_title(f"N = {n} registered")
         ax.set_xlabel("ready fds (K)")
         ax.grid(True, alpha=0.3)
-    axes[0][0].set_ylabel("speed-up vs stdlib (×)")
-    axes[0][-1].legend(fontsize=8)
+    for row in axes:
+        row[0].set_ylabel("speed-up vs stdlib (×)")
+    legend = {}
+    for ax in flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    flat[0].legend(legend.values(), legend.keys(), fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
