@@ -1,4 +1,5 @@
-"""python -m bench [--quick] [--only micro|servers] [--out DIR] [--wrk]"""
+"""Compare fastsel with the stdlib selectors, raw epoll, a C floor and other event
+loops; write results as JSON, Markdown and PNG plots, and print the table."""
 import argparse
 import os
 import sys
