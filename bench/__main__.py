@@ -1,0 +1,81 @@
+"""Compare fastsel with the stdlib selectors, raw epoll, a C floor and other event
+loops; write results as JSON, Markdown and PNG plots, and print the table."""
+import argparse
+import os
+import sys
+import time
+
+from . import machine, micro, report, runner, servers
+from .runner import progress
+
+DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+# Many short batches beat few long ones on a noisy machine: a round is more
+# likely to see every variant under the same conditions. Each measurement is
+# the fastest of `repeat` batches of about `batch` seconds.
+SETTINGS = {
+    "quick": dict(rounds=21, micro_repeat=3, micro_batch=0.003,
+                  server_repeat=5, server_batch=0.005, wrk_rounds=3, wrk_seconds=2),
+    "full": dict(rounds=31, micro_repeat=5, micro_batch=0.005,
+                 server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=5),
+    "smoke": dict(rounds=1, micro_repeat=1, micro_batch=0.0005,
+                  server_repeat=1, server_batch=0.0005, wrk_rounds=1, wrk_seconds=1),
+}
+# --smoke: every variant once at tiny sizes, to check the bench itself works.
+SMOKE_SIZES = {"sizes": [(10, 2)], "ops_fds": 10}
+SMOKE_CONNECTIONS = (4,)
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer sizes and rounds (under 2 minutes)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="every variant once at tiny sizes (checks the bench, measures nothing)")
+    parser.add_argument("--only", choices=("micro", "servers"), help="run one part only")
+    parser.add_argument("--out", default=DEFAULT_OUT, help="results folder (default bench/results)")
+    parser.add_argument("--wrk", action="store_true",
+                        help="also run each server in a child process under wrk")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse(argv)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    settings = SETTINGS[mode]
+    rounds = settings["rounds"]
+    sizes = SMOKE_SIZES if args.smoke else {}
+    connections = {"connection_counts": SMOKE_CONNECTIONS} if args.smoke else {}
+    began = time.monotonic()
+    results = {
+        "meta": {
+            "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
+            "mode": mode,
+            "rounds": rounds,
+            "settings": settings,
+            "clock": runner.CLOCK,
+            "machine": machine.describe(),
+        },
+        "micro": [], "targets": [], "servers": [], "wrk": [], "skipped": [],
+    }
+    if args.only in (None, "micro"):
+        results["micro"], skipped = micro.run(
+            args.quick, rounds, settings["micro_repeat"], settings["micro_batch"], **sizes)
+        results["targets"] = report.evaluate_targets(results["micro"])
+        results["skipped"] += skipped
+    if args.only in (None, "servers"):
+        results["servers"], skipped = servers.run(
+            rounds, settings["server_repeat"], settings["server_batch"], **connections)
+        results["skipped"] += skipped
+        if args.wrk:
+            results["wrk"], skipped = servers.run_wrk(
+                settings["wrk_rounds"], settings["wrk_seconds"], **connections)
+            results["skipped"] += skipped
+    results["meta"]["elapsed_seconds"] = round(time.monotonic() - began, 1)
+    text = report.write(results, args.out)
+    progress(f"done in {results['meta']['elapsed_seconds']} s; results in {args.out}")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""Turns a results dict into JSON, a Markdown report and PNG plots.
+
+Every figure shown is a median of per-round ratios with its [min–max];
+absolute nanoseconds stay in the JSON.
+"""
+import json
+import os
+
+FASTSEL = "fastsel-c"
+
+# (label, case group, N, K, which ratio, threshold): the core issue's targets,
+# all for the compiled selector with 1000 fds registered.
+TARGETS = [
+    ("select(0), 1 ready: x stdlib", "select", 1000, 1, "vs_stdlib", 3.5),
+    ("select(0), 100 ready: x stdlib", "select", 1000, 100, "vs_stdlib", 5.5),
+    ("select(0), 100 ready: x raw select.epoll().poll(0)", "select", 1000, 100, "vs_raw", 1.0),
+    ("register+unregister: x stdlib", "register", 1000, 0, "vs_stdlib", 2.5),
+    ("modify (changed events): x stdlib", "modify", 1000, 0, "vs_stdlib", 3.5),
+    ("get_key: x stdlib", "get_key", 1000, 0, "vs_stdlib", 5.0),
+    ("get_map().get() miss: x stdlib", "map_miss", 1000, 0, "vs_stdlib", 5.0),
+]
+
+
+def fmt(stat, digits=2):
+    """'3.10 [2.90–3.30]' from a summary dict."""
+    if stat is None:
+        return "–"
+    return f"{stat['median']:.{digits}f} [{stat['min']:.{digits}f}–{stat['max']:.{digits}f}]"
+
+
+def find_case(micro, group, n, k):
+    for case in micro:
+        if case["group"] == group and case["params"] == {"n": n, "k": k}:
+            return case
+    return None
+
+
+def evaluate_targets(micro):
+    """One row per target: measured ratio, the ceiling the C floor allows,
+    and pass / fail / not measured."""
+    rows = []
+    for label, group, n, k, ratio, threshold in TARGETS:
+        case = find_case(micro, group, n, k)
+        measured = case and case.get(ratio, {}).get(FASTSEL)
+        # A selector cannot be faster than the kernel call it makes.
+        ceiling = case and case.get(ratio, {}).get("C floor")
+        if measured is None:
+            verdict = "not measured"
+        elif ratio == "vs_raw":
+            verdict = "pass" if measured["median"] > threshold else "FAIL"
+        else:
+            verdict = "pass" if measured["median"] >= threshold else "FAIL"
+        if verdict == "FAIL" and ceiling is not None and ceiling["median"] < threshold:
+            verdict = "FAIL (target above the ceiling)"
+        rows.append({
+            "target": label,
+            "required": f"> {threshold}" if ratio == "vs_raw" else f">= {threshold}",
+            "measured": measured and {k: measured[k] for k in ("median", "min", "max")},
+            "ceiling": ceiling and {k: ceiling[k] for k in ("median", "min", "max")},
+            "result": verdict,
+        })
+    return rows
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def micro_table(micro):
+    rows = []
+    for case in micro:
+        for name in case["variants"]:
+            rows.append([
+                case["name"],
+                name,
+                "1 (baseline)" if name == case["baseline"] else fmt(case["vs_stdlib"].get(name)),
+                fmt(case.get("vs_floor", {}).get(name)) if name != "C floor" else "1 (floor)",
+            ])
+    return table(["case", "variant", "speed-up vs stdlib", "time ÷ C floor"], rows)
+
+
+def targets_table(targets):
+    rows = [
+        [t["target"], t["required"], fmt(t["measured"]), fmt(t["ceiling"]), t["result"]]
+        for t in targets
+    ]
+    return table(
+        ["target (fastsel-c, 1000 fds)", "required", "measured", "ceiling (C floor)", "result"],
+        rows,
+    )
+
+
+def servers_table(servers):
+    rows = []
+    for case in servers:
+        for name in case["variants"]:
+            if name == case["floor"]:
+                continue
+            rows.append([
+                case["name"],
+                name,
+                fmt(case["vs_floor"][name]),
+                "1 (baseline)" if name == case["baseline"]
+                else fmt(case["overhead_vs_stdlib"][name]),
+                "1 (baseline)" if name == case["baseline"] else fmt(case["vs_stdlib"][name]),
+            ])
+    return table(
+        ["case", "variant", "time ÷ recv+send floor", "overhead ÷ stdlib loop's",
+         "speed-up vs stdlib loop"],
+        rows,
+    )
+
+
+def wrk_table(wrk):
+    rows = []
+    for case in wrk:
+        for name in case["variants"]:
+            base = name == case["baseline"]
+            rows.append([
+                case["name"],
+                name,
+                "1 (baseline)" if base else fmt(case["cpu_vs_stdlib"][name]),
+                "1 (baseline)" if base else fmt(case["rps_vs_stdlib"][name]),
+            ])
+    return table(
+        ["case", "variant", "server CPU per request: speed-up vs stdlib loop",
+         "requests/s ÷ stdlib loop's"],
+        rows,
+    )
+
+
+TARGETS_NOTE = (
+    "The ceiling is what a selector costing nothing above its kernel calls would reach: "
+    "stdlib time ÷ C floor time (for the raw-epoll target: raw epoll ÷ C floor)."
+)
+MICRO_NOTE = (
+    "Speed-up vs stdlib: stdlib time ÷ variant time, higher is better. "
+    "Time ÷ C floor: variant time ÷ the time of the same kernel calls made from C "
+    "(bench/floor.c), 1 is the floor."
+)
+SERVERS_NOTE = (
+    "Per request, client work included. Time ÷ floor: relative to the same recv/send "
+    "calls with no loop. Overhead ÷ stdlib loop's: (variant − floor) ÷ (stdlib loop − "
+    "floor), lower is better; its range is wide because both overheads are small next "
+    "to the socket work."
+)
+WRK_NOTE = (
+    "Each server in its own process under `wrk -t1`; CPU per request from the kernel's "
+    "accounting of the server process. One wrk thread on a small machine saturates "
+    "near the fast servers' rate, which compresses requests/s ratios."
+)
+
+
+def markdown(results):
+    meta = results["meta"]
+    m = meta["machine"]
+    out = [
+        "# fastsel benchmark",
+        "",
+        f"`{meta['command']}` — {meta['rounds']} interleaved rounds after a warm-up, "
+        "each variant measured as the fastest of a few short batches per round, in "
+        "process CPU time; each figure is the median of per-round ratios, [min–max].",
+        "",
+        f"{m['cpu_model']} ({m['cpu_count']} CPUs), {m['platform']}, "
+        f"Python {m['python'].split()[0]}, fastsel {m['fastsel_version']} "
+        f"({m['fastsel_implementation']}), Cython {m['cython_compiled_with'] or m['cython_installed']}.",
+    ]
+    if results.get("micro"):
+        out += ["", "## Targets", "", targets_table(results["targets"]), "", TARGETS_NOTE,
+                "", "## Micro", "", micro_table(results["micro"]), "", MICRO_NOTE]
+    if results.get("servers"):
+        out += ["", "## Servers (in-process, loopback TCP)", "",
+                servers_table(results["servers"]), "", SERVERS_NOTE]
+    if results.get("wrk"):
+        out += ["", "## Servers under wrk", "", wrk_table(results["wrk"]), "", WRK_NOTE]
+    if results.get("skipped"):
+        out += ["", "## Skipped", ""] + [f"- {reason}" for reason in results["skipped"]]
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- plots
+
+def plot_ratios(micro, group, title, path, plt):
+    cases = [c for c in micro if c["group"] == group]
+    if not cases:
+        return None
+    sizes = sorted({c["params"]["n"] for c in cases})
+    cols = min(2, len(sizes))
+    rows = (len(sizes) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows),
+                             sharey=True, squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[len(sizes):]:
+        ax.set_visible(False)
+    for ax, n in zip(flat, sizes):
+        here = sorted((c for c in cases if c["params"]["n"] == n), key=lambda c: c["params"]["k"])
+        names = [v for v in here[0]["variants"] if v != here[0]["baseline"]]
+        for name in names:
+            ks = [c["params"]["k"] for c in here if name in c["vs_stdlib"]]
+            stats = [c["vs_stdlib"][name] for c in here if name in c["vs_stdlib"]]
+            med = [s["median"] for s in stats]
+            err = [[m - s["min"] for m, s in zip(med, stats)],
+                   [s["max"] - m for m, s in zip(med, stats)]]
+            floor = name == "C floor"
+            ax.errorbar(ks, med, yerr=err, marker="o", linestyle="--" if floor else "-",
+                        capsize=3, label="C floor (the ceiling)" if floor else name)
+        marks = [(k, t) for _, g, tn, k, ratio, t in TARGETS
+                 if g == group and tn == n and ratio == "vs_stdlib"]
+        if marks:
+            ax.plot([k for k, _ in marks], [t for _, t in marks], "k*", markersize=11,
+                    label="target (fastsel-c)")
+        ax.axhline(1.0, color="grey", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_title(f"N = {n} registered")
+        ax.set_xlabel("ready fds (K)")
+        ax.grid(True, alpha=0.3)
+    for row in axes:
+        row[0].set_ylabel("speed-up vs stdlib (×)")
+    legend = {}
+    for ax in flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    flat[0].legend(legend.values(), legend.keys(), fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_servers(servers, path, plt):
+    if not servers:
+        return None
+    names = [n for n in servers[0]["variants"] if n != servers[0]["floor"]]
+    width = 0.8 / len(servers)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(names)), 4.2))
+    for i, case in enumerate(servers):
+        stats = [case["overhead_vs_floor"][n] for n in names]
+        med = [s["median"] for s in stats]
+        err = [[m - s["min"] for m, s in zip(med, stats)],
+               [s["max"] - m for m, s in zip(med, stats)]]
+        xs = [j + (i - (len(servers) - 1) / 2) * width for j in range(len(names))]
+        ax.bar(xs, med, width, yerr=err, capsize=3, label=case["name"])
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=25, ha="right", fontsize=8)
+    ax.set_ylabel("loop overhead per request ÷ recv+send floor")
+    ax.set_title("Per-request overhead above the bare socket work (lower is better)")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.legend()
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plots(results, directory):
+    """Write the PNGs; returns their paths, or None without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    micro = results.get("micro") or []
+    written = [
+        plot_ratios(micro, "select", "select(0): speed-up vs stdlib EpollSelector",
+                    os.path.join(directory, "select.png"), plt),
+        plot_ratios(micro, "dispatch", "dispatch(0) vs the stdlib select-and-call loop",
+                    os.path.join(directory, "dispatch.png"), plt),
+        plot_servers(results.get("servers") or [], os.path.join(directory, "servers.png"), plt),
+    ]
+    return [p for p in written if p]
+
+
+def write(results, directory):
+    """results.json, results.md and the plots; returns the Markdown."""
+    os.makedirs(directory, exist_ok=True)
+    written = plots(results, directory)
+    if written is None:
+        results["skipped"].append("plots: matplotlib is not installed (pip install '.[bench]')")
+    results["meta"]["plots"] = [os.path.basename(p) for p in written or []]
+    text = markdown(results)
+    with open(os.path.join(directory, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    with open(os.path.join(directory, "results.md"), "w") as f:
+        f.write(text)
+    return text

@@ -1,0 +1,359 @@
+"""Smoke tests of the benchmark: every variant runs a few iterations at tiny
+sizes and the results are well formed. Nothing here asserts a timing.
+
+Variants that wait for APIs still being written (dispatch(), fastsel.Loop,
+fastsel.aio.EventLoop) run against small stand-ins defined below, so the code
+that will measure them is exercised now.
+"""
+import asyncio
+import collections
+import json
+import os
+import selectors
+import shutil
+import signal
+import sys
+import types
+
+import pytest
+
+from bench import __main__ as cli
+from bench import floor, loops, micro, report, runner, servers
+from fastsel import _impl
+
+pytestmark = pytest.mark.skipif(not hasattr(selectors, "EpollSelector"), reason="needs epoll")
+
+
+@pytest.fixture(autouse=True)
+def deadline():
+    """A hung server loop fails the test instead of hanging the run."""
+    def expired(signum, frame):
+        raise TimeoutError("benchmark smoke test took over 120 s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(120)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+class DispatchingSelector(selectors.EpollSelector):
+    """Stand-in for a selector with dispatch(): calls key.data(fileobj, events)
+    for each ready key and returns how many."""
+
+    calls = 0
+
+    def dispatch(self, timeout=None):
+        ready = self.select(timeout)
+        for key, events in ready:
+            key.data(key.fileobj, events)
+        DispatchingSelector.calls += len(ready)
+        return len(ready)
+
+
+class StandInLoop:
+    """Stand-in for fastsel.Loop: the asyncio-like subset the bench uses."""
+
+    instances = 0
+
+    def __init__(self):
+        StandInLoop.instances += 1
+        self._sel = selectors.DefaultSelector()
+        self._ready = collections.deque()
+        self._stopping = False
+
+    def add_reader(self, fd, callback, *args):
+        self._sel.register(fd, selectors.EVENT_READ, (callback, args))
+
+    def remove_reader(self, fd):
+        self._sel.unregister(fd)
+
+    def call_soon(self, callback, *args):
+        self._ready.append((callback, args))
+
+    def stop(self):
+        self._stopping = True
+
+    def run_forever(self):
+        self._stopping = False
+        while not self._stopping:
+            for key, _ in self._sel.select(0 if self._ready else None):
+                self._ready.append(key.data)
+            while self._ready:
+                callback, args = self._ready.popleft()
+                callback(*args)
+
+    def close(self):
+        self._sel.close()
+
+
+class StandInEventLoop(asyncio.SelectorEventLoop):
+    """Stand-in for fastsel.aio.EventLoop."""
+
+    instances = 0
+
+    def __init__(self):
+        StandInEventLoop.instances += 1
+        super().__init__(selectors.EpollSelector())
+
+
+def stand_in_env(compiled=None):
+    compiled = compiled or _impl.load("c")
+    impls = {"fastsel-c": compiled,
+             "stand-in": types.SimpleNamespace(EpollSelector=DispatchingSelector)}
+    fastsel = types.SimpleNamespace(Loop=StandInLoop,
+                                    aio=types.SimpleNamespace(EventLoop=StandInEventLoop))
+    return types.SimpleNamespace(impls=impls, fastsel=fastsel, uvloop=None)
+
+
+# ---------------------------------------------------------------- runner
+
+def test_interleave_runs_variants_round_by_round():
+    calls = []
+
+    def fake(name, times):
+        values = iter(times)
+        return runner.Variant(name, lambda: calls.append(name) or next(values))
+
+    variants = [fake("base", [1, 1, 10, 20, 40, 8]), fake("fast", [1, 1, 5, 5, 10, 10])]
+    samples = runner.interleave("test", variants, rounds=2, repeat=2, warmup=1)
+    # A warm-up round (not kept), then two rounds; two batches each: A A B B.
+    assert calls == ["base", "base", "fast", "fast"] * 3
+    assert samples == {"base": [10, 8], "fast": [5, 10]}
+    ratio = runner.speedup(samples, "fast", "base")
+    assert ratio["per_round"] == [2.0, 0.8]
+    assert (ratio["min"], ratio["max"]) == (0.8, 2.0)
+
+
+def test_interleave_takes_the_fastest_batch_of_a_round():
+    values = iter([1, 1, 1, 7, 3, 5])
+    samples = runner.interleave("t", [runner.Variant("v", lambda: next(values))],
+                                rounds=1, repeat=3, warmup=1)
+    assert samples == {"v": [3]}
+
+
+def test_calibrate_gives_a_positive_count():
+    assert runner.calibrate(lambda n: sum(range(n)), 0.001) >= 1
+
+
+# ---------------------------------------------------------------- micro
+
+@pytest.mark.parametrize("n, k", [(5, 0), (5, 3), (6, 6), (7, 1)])
+def test_fdset_has_exactly_k_ready(n, k):
+    fds = micro.FdSet(n, k)
+    try:
+        with selectors.EpollSelector() as sel:
+            for fd in fds.fds:
+                sel.register(fd, selectors.EVENT_READ)
+            assert len(fds.fds) == n
+            assert len(sel.select(0)) == k
+    finally:
+        fds.close()
+
+
+@pytest.fixture(scope="module")
+def micro_run():
+    """The micro cases at tiny sizes, with a stand-in selector that has
+    dispatch(); returns (results, skipped, how many callbacks it made)."""
+    DispatchingSelector.calls = 0
+    classes = micro.selector_classes() + [("stand-in", DispatchingSelector)]
+    results, skipped = micro.run(False, rounds=2, repeat=1, target=0.0002,
+                                 classes=classes, sizes=[(6, 3), (6, 1)], ops_fds=6)
+    return results, skipped, DispatchingSelector.calls
+
+
+def test_micro_every_variant_runs(micro_run):
+    results, skipped, dispatched = micro_run
+    by_group = {case["group"]: case for case in results}
+    assert set(by_group) == {"select", "dispatch", "register", "modify", "get_key", "map_miss"}
+    assert [c["params"]["k"] for c in results if c["group"] == "select"] == [3, 1]
+    with_floor = shutil.which(os.environ.get("CC", "cc")) is not None
+    selectors_ = ["stdlib", "fastsel-c", "fastsel-py", "stand-in"]
+    for group in ("select", "register", "modify"):
+        expected = selectors_ + ["raw epoll"] + (["C floor"] if with_floor else [])
+        assert by_group[group]["variants"] == expected
+        assert set(by_group[group]["vs_raw"]) == set(expected) - {"raw epoll"}
+    for group in ("get_key", "map_miss"):
+        assert by_group[group]["variants"] == selectors_
+    assert by_group["dispatch"]["variants"] == [
+        "stdlib", "fastsel-c select+call", "fastsel-py select+call",
+        "stand-in select+call", "stand-in dispatch",
+    ]
+    assert dispatched > 0
+    for case in results:
+        assert case["params"]["n"] == 6
+        for name in case["variants"]:
+            stats = case["ns"][name]
+            assert len(stats["per_round"]) == 2
+            assert 0 < stats["min"] <= stats["median"] <= stats["max"]
+            if name != "stdlib":
+                assert case["vs_stdlib"][name]["median"] > 0
+    if not with_floor:
+        assert any("C floor" in reason for reason in skipped)
+
+
+def test_micro_without_a_compiler_skips_the_floor(monkeypatch):
+    monkeypatch.setenv("CC", "no-such-compiler-here")
+    results, skipped = micro.run(False, rounds=1, repeat=1, target=0.0002,
+                                 sizes=[(2, 1)], ops_fds=2)
+    assert all("C floor" not in case["variants"] for case in results)
+    assert any("no C compiler" in reason for reason in skipped)
+
+
+@pytest.mark.skipif(floor.compiler() is None, reason="no C compiler: the bench skips the floor too")
+@pytest.mark.parametrize("mode", ["wait", "regunreg", "modify"])
+def test_floor_program_runs(tmp_path, mode):
+    exe = floor.build(str(tmp_path))
+    proc = floor.FloorProcess(exe, mode, 6, 3)
+    try:
+        assert proc.run(10) > 0
+        assert proc.run(20) > 0
+    finally:
+        proc.close()
+
+
+# ---------------------------------------------------------------- servers
+
+def test_server_registry_adds_variants_when_their_api_exists():
+    without_dispatch = types.SimpleNamespace(EpollSelector=selectors.EpollSelector)
+    env = stand_in_env(compiled=without_dispatch)
+    names = [spec.name for spec, _ in loops.registry(env) if spec is not None]
+    assert names == [
+        "recv+send floor", "stdlib selectors loop",
+        "fastsel-c select loop", "stand-in select loop", "stand-in dispatch loop",
+        "fastsel.Loop", "asyncio", "asyncio + fastsel-c", "fastsel.aio.EventLoop",
+    ]
+    bare = types.SimpleNamespace(impls={"fastsel-c": without_dispatch},
+                                 fastsel=types.SimpleNamespace(), uvloop=None)
+    reasons = [reason for spec, reason in loops.registry(bare) if spec is None]
+    assert any(r.startswith("fastsel.Loop") for r in reasons)
+    assert any(r.startswith("fastsel.aio.EventLoop") for r in reasons)
+    assert any(r.startswith("uvloop") for r in reasons)
+    assert any(r.startswith("fastsel-c dispatch loop") for r in reasons)
+
+
+def test_servers_every_variant_serves():
+    DispatchingSelector.calls = StandInLoop.instances = StandInEventLoop.instances = 0
+    results, skipped = servers.run(rounds=2, repeat=1, target=0.0005,
+                                   env=stand_in_env(), connection_counts=(3,))
+    (case,) = results
+    assert case["params"] == {"connections": 3}
+    assert "fastsel.Loop" in case["variants"] and "stand-in dispatch loop" in case["variants"]
+    assert DispatchingSelector.calls > 0
+    assert StandInLoop.instances == StandInEventLoop.instances == 1
+    for name in case["variants"]:
+        assert len(case["ns_per_request"][name]["per_round"]) == 2
+        assert case["ns_per_request"][name]["min"] > 0
+        if name != loops.FLOOR:
+            assert name in case["vs_floor"] and name in case["overhead_ns"]
+    assert "uvloop: not installed (pip install uvloop)" in skipped
+    # The compiled selector's own dispatch() joins when it exists.
+    assert set(skipped) <= {"uvloop: not installed (pip install uvloop)",
+                            "fastsel-c dispatch loop: EpollSelector has no dispatch()"}
+
+
+def test_harness_notices_a_server_that_does_not_answer():
+    class Mute(loops.Floor):
+        def serve(self, target, batch=0, on_batch=None):
+            pass
+
+    harness = servers.Harness(Mute(), 2)
+    try:
+        with pytest.raises(RuntimeError, match="unanswered"):
+            harness.run(1)
+    finally:
+        harness.close()
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_mode_reports_server_cpu():
+    only = {"stdlib selectors loop", "fastsel-c select loop"}
+    results, skipped = servers.run_wrk(1, 1, connection_counts=(2,), only=only)
+    (case,) = results
+    assert set(case["variants"]) == only and not skipped
+    for name in only:
+        assert case["requests_per_second"][name]["median"] > 0
+        assert case["server_cpu_ns_per_request"][name]["median"] > 0
+
+
+# ---------------------------------------------------------------- report
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    cli.main(["--smoke", "--out", str(out)])
+    return out, json.loads((out / "results.json").read_text()), (out / "results.md").read_text()
+
+
+def test_results_json_records_the_machine(smoke_run):
+    _, results, _ = smoke_run
+    meta = results["meta"]
+    assert meta["mode"] == "smoke" and meta["rounds"] == 1
+    assert meta["clock"].startswith("process CPU time")
+    machine = meta["machine"]
+    for key in ("platform", "cpu_model", "cpu_count", "python", "fastsel_version",
+                "fastsel_implementation", "cython_installed", "peers"):
+        assert key in machine
+    assert set(machine["peers"]) == {"uvloop", "matplotlib", "wrk", "cc"}
+    assert [t["target"] for t in results["targets"]] == [t[0] for t in report.TARGETS]
+
+
+def test_markdown_has_a_row_per_case_and_variant(smoke_run):
+    _, results, text = smoke_run
+    for case in results["micro"]:
+        for name in case["variants"]:
+            assert f"| {case['name']} | {name} |" in text
+    for case in results["servers"]:
+        for name in case["variants"]:
+            if name != loops.FLOOR:
+                assert f"| {case['name']} | {name} |" in text
+    for label, *_ in report.TARGETS:
+        assert f"| {label} |" in text
+    # Absolute times stay in the JSON.
+    assert " ns " not in text.replace("time ÷", "")
+
+
+def test_plots_are_written(smoke_run):
+    pytest.importorskip("matplotlib", reason="matplotlib absent: plots are skipped, and so is this")
+    out, results, _ = smoke_run
+    assert sorted(results["meta"]["plots"]) == ["select.png", "servers.png"]
+    for name in results["meta"]["plots"]:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dispatch_plot_when_dispatch_was_measured(micro_run, tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib absent: plots are skipped, and so is this")
+    results, _, _ = micro_run
+    written = report.plots({"micro": results, "servers": []}, str(tmp_path))
+    assert sorted(os.path.basename(p) for p in written) == ["dispatch.png", "select.png"]
+
+
+def test_without_matplotlib_the_report_says_so(smoke_run, tmp_path, monkeypatch):
+    _, results, _ = smoke_run
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    results = dict(results, skipped=[], meta=dict(results["meta"]))
+    text = report.write(results, str(tmp_path))
+    assert "matplotlib is not installed" in text
+    assert not list(tmp_path.glob("*.png"))
+
+
+def fake_case(group, n, k, ratios):
+    return {"group": group, "params": {"n": n, "k": k}, **ratios}
+
+
+def test_targets_pass_and_fail_on_the_median():
+    def stat(median):
+        return {"median": median, "min": median - 1, "max": median + 1}
+
+    cases = [
+        fake_case("select", 1000, 1, {"vs_stdlib": {"fastsel-c": stat(3.5), "C floor": stat(4)}}),
+        fake_case("select", 1000, 100, {"vs_stdlib": {"fastsel-c": stat(5.4), "C floor": stat(3)},
+                                        "vs_raw": {"fastsel-c": stat(1.0)}}),
+        fake_case("get_key", 1000, 0, {"vs_stdlib": {"fastsel-c": stat(6)}}),
+    ]
+    verdicts = {row["target"]: row["result"] for row in report.evaluate_targets(cases)}
+    labels = [t[0] for t in report.TARGETS]
+    assert verdicts[labels[0]] == "pass"
+    assert verdicts[labels[1]] == "FAIL (target above the ceiling)"
+    assert verdicts[labels[2]] == "FAIL"  # equal to raw epoll is not faster
+    assert verdicts[labels[5]] == "pass"
+    assert verdicts[labels[3]] == "not measured"
