@@ -18,17 +18,21 @@ def extensions():
     from Cython.Build import cythonize
 
     macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if DEBUG else [("NDEBUG", "1")]
-    ext = Extension(
-        "fastsel._selectors_c",
-        ["fastsel/_selectors_c.pyx"],
-        include_dirs=["fastsel"],
-        define_macros=macros,
-        undef_macros=["NDEBUG"] if DEBUG else [],
-    )
+    exts = [
+        Extension(
+            name,
+            [name.replace(".", "/") + ".pyx"],
+            include_dirs=["fastsel"],
+            define_macros=macros,
+            undef_macros=["NDEBUG"] if DEBUG else [],
+        )
+        # The asyncio hot path cimports the selector core.
+        for name in ("fastsel._selectors_c", "fastsel._aio_c")
+    ]
     directives = {"language_level": 3, "embedsignature": True}
     if DEBUG:
         directives.update(linetrace=True, boundscheck=True, wraparound=True)
-    return cythonize([ext], compiler_directives=directives, annotate=DEBUG)
+    return cythonize(exts, compiler_directives=directives, annotate=DEBUG)
 
 
 setup(ext_modules=extensions())

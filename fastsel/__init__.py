@@ -8,6 +8,7 @@ IMPLEMENTATION says which implementation is live: "c" (compiled) or
 from selectors import EVENT_READ, EVENT_WRITE, BaseSelector, SelectorKey
 
 from . import _impl
+from ._install import install, uninstall
 
 _chosen = _impl.choose()
 
@@ -23,6 +24,8 @@ __all__ = [
     "DefaultSelector",
     "SelectSelector",
     "SelectorKey",
+    "install",
+    "uninstall",
 ]
 
 for _name in ("PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector"):

@@ -12,6 +12,11 @@ cdef struct ReadyEvent:
     int events          # EVENT_READ | EVENT_WRITE as reported by the kernel
 
 
+# select()'s timeout argument in whole milliseconds (-1 blocks), with the
+# stdlib's rounding and errors.
+cdef int _timeout_ms(object timeout) except -2
+
+
 cdef class KeyTable:
     """fd -> SelectorKey, the state every selector class shares."""
     cdef list keys          # indexed by fd; None where nothing is registered
