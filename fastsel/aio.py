@@ -56,7 +56,13 @@ def run(main, *, debug=None):
     """Run coroutine main on a new EventLoop and return its result, exactly
     as asyncio.run() does (cancels leftover tasks, shuts down async
     generators and the default executor, closes the loop)."""
+    if sys.version_info >= (3, 12):
+        return asyncio.run(main, debug=debug, loop_factory=new_event_loop)
     if sys.version_info >= (3, 11):
+        # asyncio.run() of 3.11, which has no loop_factory argument yet.
+        if events._get_running_loop() is not None:
+            raise RuntimeError(
+                "asyncio.run() cannot be called from a running event loop")
         with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
             return runner.run(main)
     return _run_before_runner(main, debug)
