@@ -9,8 +9,11 @@ buffer of ready fds: no (key, events) tuples, no result list.
 
 Whenever an iteration cannot be sure it would do exactly what asyncio does
 (debug mode, a selector that is not a plain compiled fastsel one, a loop
-whose time/_process_events/_add_callback were replaced, an interpreter
-version whose asyncio was not checked) it runs asyncio's own _run_once.
+class whose time/_process_events/_add_callback differ from asyncio's, an
+interpreter version whose asyncio was not checked) it runs asyncio's own
+_run_once. Two things it does not look for on every iteration, to stay
+cheap: those methods replaced on a loop *instance* (a subclass is the way to
+change them), and asyncio's private tuning constants patched after import.
 """
 import heapq
 import sys
@@ -30,51 +33,90 @@ cdef int EVENT_WRITE = 2
 
 cdef object _heappop = heapq.heappop
 cdef object _heapify = heapq.heapify
-# Read on every iteration, as asyncio does, so a patched constant is seen.
-cdef dict _asyncio_globals = base_events.__dict__
+cdef object _time = base_events.time
 cdef object _asyncio_run_once = base_events.BaseEventLoop._run_once
 cdef object _asyncio_time = base_events.BaseEventLoop.time
 cdef object _asyncio_add_callback = base_events.BaseEventLoop._add_callback
 cdef object _compiled_select = Selector.select
+cdef object _logger = base_events.logger
+cdef object _format_handle = base_events._format_handle
+cdef object _MAXIMUM_SELECT_TIMEOUT = base_events.MAXIMUM_SELECT_TIMEOUT
+cdef object _MIN_SCHEDULED_TIMER_HANDLES = base_events._MIN_SCHEDULED_TIMER_HANDLES
+cdef object _MIN_CANCELLED_FRACTION = base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION
 
 
 cdef inline object _monotonic():
     # BaseEventLoop.time(), which looks its clock up on every call.
-    return _asyncio_globals["time"].monotonic()
+    return _time.monotonic()
 
 
-cdef inline bint _plain_selector(object selector):
+cdef extern from "Python.h":
+    ctypedef struct TypeVersion "PyTypeObject":
+        unsigned long tp_flags
+        unsigned int tp_version_tag
+    unsigned long Py_TPFLAGS_VALID_VERSION_TAG
+    object PyObject_GenericGetDict(object o, void *context)
+    bint PyDict_Contains_ "PyDict_Contains"(object d, object key) except -1
+
+
+cdef class _TypeCheck:
+    """Remembers one type that passed a check, with the version tag it had:
+    CPython gives a type a new tag whenever it or a base class changes, so
+    a type that was modified since is checked again."""
+    cdef object checked_type
+    cdef unsigned int tag
+
+    cdef inline bint remembers(self, object cls):
+        cdef TypeVersion *t = <TypeVersion *>cls
+        return (cls is self.checked_type
+                and t.tp_flags & Py_TPFLAGS_VALID_VERSION_TAG
+                and t.tp_version_tag == self.tag)
+
+    cdef inline void remember(self, object cls):
+        cdef TypeVersion *t = <TypeVersion *>cls
+        if t.tp_flags & Py_TPFLAGS_VALID_VERSION_TAG:
+            self.checked_type = cls
+            self.tag = t.tp_version_tag
+
+
+cdef _TypeCheck _selector_type_ok = _TypeCheck()
+cdef _TypeCheck _loop_type_ok = _TypeCheck()
+
+
+cdef bint _plain_selector(object selector) except -1:
     """A compiled fastsel selector whose select() is the compiled one."""
-    if not isinstance(selector, Selector):
-        return False
-    if type(selector).select is not _compiled_select:
-        return False
-    own = getattr(selector, "__dict__", None)
-    return own is None or "select" not in own
+    cls = type(selector)
+    if not _selector_type_ok.remembers(cls):
+        if not isinstance(selector, Selector) or cls.select is not _compiled_select:
+            return False
+        _selector_type_ok.remember(cls)
+    return not PyDict_Contains_(PyObject_GenericGetDict(selector, NULL), "select")
 
 
-cdef inline bint _plain_loop(object loop):
-    """A loop whose helpers this module inlines are asyncio's own."""
+cdef bint _plain_loop(object loop) except -1:
+    """A loop whose class has asyncio's own versions of the helpers that
+    this module inlines."""
     cls = type(loop)
+    if _loop_type_ok.remembers(cls):
+        return True
     if (getattr(cls, "time", None) is not _asyncio_time
             or getattr(cls, "_process_events", None) is not process_events
             or getattr(cls, "_add_callback", None) is not _asyncio_add_callback):
         return False
-    own = loop.__dict__
-    return not ("time" in own or "_process_events" in own
-                or "_add_callback" in own)
+    _loop_type_ok.remember(cls)
+    return True
 
 
-cdef inline int _add_callback(object loop, object handle) except -1:
+cdef inline int _add_callback(object loop, object ready, object handle) except -1:
     # BaseEventLoop._add_callback; 3.9's also asserts the handle's type.
     if _PY39:
         loop._add_callback(handle)
     elif not handle._cancelled:
-        loop._ready.append(handle)
+        ready.append(handle)
     return 0
 
 
-cdef int _handle_key(object loop, object key, int mask) except -1:
+cdef int _handle_key(object loop, object ready, object key, int mask) except -1:
     """One (key, mask) pair, as BaseSelectorEventLoop._process_events does."""
     fileobj = key[0]
     reader, writer = key[3]
@@ -82,24 +124,25 @@ cdef int _handle_key(object loop, object key, int mask) except -1:
         if reader._cancelled:
             loop._remove_reader(fileobj)
         else:
-            _add_callback(loop, reader)
+            _add_callback(loop, ready, reader)
     if mask & EVENT_WRITE and writer is not None:
         if writer._cancelled:
             loop._remove_writer(fileobj)
         else:
-            _add_callback(loop, writer)
+            _add_callback(loop, ready, writer)
     return 0
 
 
 def process_events(self, event_list):
     """BaseSelectorEventLoop._process_events: turn (key, mask) pairs into
     ready callbacks, dropping readers and writers that were cancelled."""
+    ready = self._ready
     for key, mask in event_list:
-        _handle_key(self, key, mask)
+        _handle_key(self, ready, key, mask)
 
 
-cdef int _dispatch_ready(object loop, KeyTable table, ReadyEvent *ready,
-                         int nready) except -1:
+cdef int _dispatch_ready(object loop, object ready_queue, KeyTable table,
+                         ReadyEvent *ready, int nready) except -1:
     """_process_events straight from the selector's wait buffer.
 
     asyncio looks every key up before handling any (select() builds its list
@@ -111,7 +154,8 @@ cdef int _dispatch_ready(object loop, KeyTable table, ReadyEvent *ready,
         fd = ready[0].fd
         key = table.find(fd)
         if key is not None:
-            _handle_key(loop, key, ready[0].events & table.mask_of(fd, key))
+            _handle_key(loop, ready_queue, key,
+                        ready[0].events & table.mask_of(fd, key))
         return 0
     keys = []
     for i in range(nready):
@@ -123,11 +167,11 @@ cdef int _dispatch_ready(object loop, KeyTable table, ReadyEvent *ready,
     for i in range(nready):
         key = keys[i]
         if key is not None:
-            _handle_key(loop, key, ready[i].events)
+            _handle_key(loop, ready_queue, key, ready[i].events)
     return 0
 
 
-cdef int _wait_and_dispatch(object loop, Selector selector,
+cdef int _wait_and_dispatch(object loop, object ready_queue, Selector selector,
                             int timeout_ms) except -1:
     """selector.select(timeout) followed by loop._process_events(...)."""
     cdef char *buf
@@ -137,7 +181,8 @@ cdef int _wait_and_dispatch(object loop, Selector selector,
     try:
         nready = selector._wait_retrying(buf, selector._prepare_wait(buf),
                                          timeout_ms)
-        _dispatch_ready(loop, selector._table, <ReadyEvent *>buf, nready)
+        _dispatch_ready(loop, ready_queue, selector._table, <ReadyEvent *>buf,
+                        nready)
     finally:
         selector._give_back(buf)
     return 0
@@ -149,7 +194,7 @@ cdef object _select_timeout(object loop, object ready, object scheduled):
         return 0
     if not scheduled:
         return None
-    maximum = _asyncio_globals["MAXIMUM_SELECT_TIMEOUT"]
+    maximum = _MAXIMUM_SELECT_TIMEOUT
     timeout = scheduled[0]._when - _monotonic()
     if _CLAMP_WITH_COMPARISONS:
         if timeout > maximum:
@@ -165,13 +210,11 @@ cdef object _select_timeout(object loop, object ready, object scheduled):
     return timeout
 
 
-cdef int _drop_cancelled_timers(object loop) except -1:
+cdef int _drop_cancelled_timers(object loop, object scheduled) except -1:
     """The timer-heap housekeeping at the start of _run_once."""
-    scheduled = loop._scheduled
     sched_count = len(scheduled)
-    if (sched_count > _asyncio_globals["_MIN_SCHEDULED_TIMER_HANDLES"] and
-            loop._timer_cancelled_count / sched_count >
-            _asyncio_globals["_MIN_CANCELLED_TIMER_HANDLES_FRACTION"]):
+    if (sched_count > _MIN_SCHEDULED_TIMER_HANDLES and
+            loop._timer_cancelled_count / sched_count > _MIN_CANCELLED_FRACTION):
         # Too many cancelled timers: rebuild the heap without them.
         new_scheduled = []
         for handle in scheduled:
@@ -199,9 +242,8 @@ cdef int _run_debug(object loop, object handle) except -1:
         handle._run()
         dt = loop.time() - t0
         if dt >= loop.slow_callback_duration:
-            _asyncio_globals["logger"].warning(
-                "Executing %s took %.3f seconds",
-                _asyncio_globals["_format_handle"](handle), dt)
+            _logger.warning("Executing %s took %.3f seconds",
+                            _format_handle(handle), dt)
     finally:
         loop._current_handle = None
     return 0
@@ -215,17 +257,19 @@ def run_once(self):
     callbacks that were ready when the iteration started."""
     cdef Py_ssize_t i, ntodo
     selector = self._selector
-    if (not SUPPORTED or self._debug or not _plain_selector(selector)
-            or not _plain_loop(self)):
+    if (not SUPPORTED or self._debug or not _plain_loop(self)
+            or not _plain_selector(selector)):
         return _asyncio_run_once(self)
 
-    _drop_cancelled_timers(self)
+    _drop_cancelled_timers(self, self._scheduled)
+    # Read after the housekeeping, which may have replaced the heap; nothing
+    # else replaces it, and _ready is never replaced.
+    scheduled = self._scheduled
     ready = self._ready
-    timeout = _select_timeout(self, ready, self._scheduled)
-    _wait_and_dispatch(self, <Selector>selector, _timeout_ms(timeout))
+    timeout = _select_timeout(self, ready, scheduled)
+    _wait_and_dispatch(self, ready, <Selector>selector, _timeout_ms(timeout))
 
     # Timers that are due move to the ready queue.
-    scheduled = self._scheduled
     end_time = _monotonic() + self._clock_resolution
     while scheduled:
         handle = scheduled[0]
@@ -247,3 +291,4 @@ def run_once(self):
         else:
             handle._run()
     handle = None
+

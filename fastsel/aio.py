@@ -8,7 +8,8 @@ Everything above the selector is asyncio's own: transports, streams,
 futures, tasks. With the compiled implementation the loop iteration itself
 (_run_once, _process_events) is compiled too (see fastsel._aio_c); it does
 the same steps as asyncio's and falls back to asyncio's own code whenever it
-could not do exactly that.
+could not do exactly that; and socket transports read into a buffer the loop
+reuses (see fastsel._aio_transport).
 """
 import asyncio
 import sys
@@ -34,9 +35,11 @@ class _PureEventLoop(asyncio.SelectorEventLoop):
 
 
 if _compiled is not None and _compiled.SUPPORTED:
+    from ._aio_transport import ReusedReadBufferMixin
 
-    class EventLoop(_PureEventLoop):
-        """asyncio's SelectorEventLoop on fastsel, with a compiled iteration."""
+    class EventLoop(ReusedReadBufferMixin, _PureEventLoop):
+        """asyncio's SelectorEventLoop on fastsel, with a compiled iteration
+        and socket transports that read into a reused buffer."""
 
         _run_once = _compiled.run_once
         _process_events = _compiled.process_events

@@ -189,7 +189,7 @@ class _OwnClockLoop(aio.EventLoop):
 @compiled
 @pytest.mark.parametrize("why", [
     "debug", "pure selector", "select overridden", "select patched on instance",
-    "time overridden", "_process_events patched on instance"])
+    "time overridden"])
 def test_falls_back_to_asyncio(make_loop, why):
     """Whatever the compiled iteration cannot mirror exactly goes to asyncio."""
     if why == "pure selector":
@@ -205,9 +205,6 @@ def test_falls_back_to_asyncio(make_loop, why):
     elif why == "select patched on instance":
         real = loop._selector.select
         loop._selector.select = lambda timeout=None: real(timeout)
-    elif why == "_process_events patched on instance":
-        real_process = loop._process_events
-        loop._process_events = lambda events: real_process(events)
     result, fallbacks = asyncio_run_once_calls(loop, echo_once())
     assert result == b"pong"
     assert fallbacks > 0
