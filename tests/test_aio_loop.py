@@ -36,11 +36,15 @@ def asyncio_run_once_calls(loop, coro):
 
 
 async def echo_once():
-    server = await asyncio.start_server(
-        lambda r, w: w.write(b"pong"), "127.0.0.1", 0)
+    async def pong(reader, writer):
+        writer.write(b"pong")
+        await writer.drain()
+        writer.close()  # 3.12+: server.wait_closed() waits for connections
+
+    server = await asyncio.start_server(pong, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    data = await reader.readexactly(4)
+    data = await reader.read()
     writer.close()
     server.close()
     await server.wait_closed()
