@@ -97,10 +97,11 @@ def _run_before_runner(main, debug):
 
 
 def _policy_class():
-    # asyncio 3.14 deprecates policies and renames the base class.
-    base = getattr(events, "BaseDefaultEventLoopPolicy", None)
-    if base is None or sys.version_info >= (3, 14):
-        base = getattr(events, "_BaseDefaultEventLoopPolicy", base)
+    # asyncio 3.14 deprecates policies and renames the base class (the old
+    # name, where it still resolves, warns).
+    base = getattr(events, "_BaseDefaultEventLoopPolicy", None)
+    if base is None:
+        base = events.BaseDefaultEventLoopPolicy
 
     class EventLoopPolicy(base):
         """An event loop policy whose loops are fastsel.aio.EventLoop.
@@ -114,6 +115,7 @@ def _policy_class():
             return "<fastsel.aio.EventLoopPolicy>"
 
     EventLoopPolicy.__module__ = __name__
+    EventLoopPolicy.__qualname__ = "EventLoopPolicy"
     return EventLoopPolicy
 
 
