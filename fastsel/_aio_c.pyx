@@ -107,16 +107,19 @@ cdef bint _plain_loop(object loop) except -1:
     return True
 
 
-cdef inline int _add_callback(object loop, object ready, object handle) except -1:
-    # BaseEventLoop._add_callback; 3.9's also asserts the handle's type.
-    if _PY39:
+cdef inline int _add_callback(object loop, object ready, object handle,
+                              bint inline) except -1:
+    # BaseEventLoop._add_callback, inlined when the loop's class has that one
+    # (_plain_loop); 3.9's also asserts the handle's type.
+    if _PY39 or not inline:
         loop._add_callback(handle)
     elif not handle._cancelled:
         ready.append(handle)
     return 0
 
 
-cdef int _handle_key(object loop, object ready, object key, int mask) except -1:
+cdef int _handle_key(object loop, object ready, object key, int mask,
+                     bint inline=True) except -1:
     """One (key, mask) pair, as BaseSelectorEventLoop._process_events does."""
     fileobj = key[0]
     reader, writer = key[3]
@@ -124,21 +127,22 @@ cdef int _handle_key(object loop, object ready, object key, int mask) except -1:
         if reader._cancelled:
             loop._remove_reader(fileobj)
         else:
-            _add_callback(loop, ready, reader)
+            _add_callback(loop, ready, reader, inline)
     if mask & EVENT_WRITE and writer is not None:
         if writer._cancelled:
             loop._remove_writer(fileobj)
         else:
-            _add_callback(loop, ready, writer)
+            _add_callback(loop, ready, writer, inline)
     return 0
 
 
 def process_events(self, event_list):
     """BaseSelectorEventLoop._process_events: turn (key, mask) pairs into
     ready callbacks, dropping readers and writers that were cancelled."""
+    cdef bint inline = _plain_loop(self)
     ready = self._ready
     for key, mask in event_list:
-        _handle_key(self, ready, key, mask)
+        _handle_key(self, ready, key, mask, inline)
 
 
 cdef int _dispatch_ready(object loop, object ready_queue, KeyTable table,

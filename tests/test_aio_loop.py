@@ -216,6 +216,24 @@ def test_falls_back_to_asyncio(make_loop, why):
         assert loop._selector.calls > 0
 
 
+@pytest.mark.parametrize("kind", ["c", "python"])
+def test_subclass_add_callback_is_called(make_loop, kind):
+    """A loop class with its own _add_callback gets every I/O callback
+    through it, on the compiled path and on asyncio's."""
+    if kind == "c" and fastsel.IMPLEMENTATION != "c":
+        pytest.skip("the compiled implementation is not live")
+    added = []
+
+    class Loop(aio.EventLoop):
+        def _add_callback(self, handle):
+            added.append(handle)
+            super()._add_callback(handle)
+
+    loop = make_loop(lambda: Loop(_impl.load(kind).DefaultSelector()))
+    assert loop.run_until_complete(echo_once()) == b"pong"
+    assert added
+
+
 @compiled
 def test_unsupported_python_falls_back(make_loop, monkeypatch):
     from fastsel import _aio_c
