@@ -296,3 +296,46 @@ def run_once(self):
             handle._run()
     handle = None
 
+
+
+# ------------------------------------------------ the socket transport's read
+
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+
+def read_ready__data_received(self):
+    """_SelectorSocketTransport._read_ready__data_received (3.9-3.13 alike),
+    reading with recv_into into the loop's buffer instead of recv(): the
+    protocol gets bytes of what arrived, as with recv()."""
+    cdef Py_ssize_t nbytes
+    cdef bytearray buf
+    if self._conn_lost:
+        return
+    try:
+        size = self.max_size
+        loop = self._loop
+        buf = loop._read_bytes
+        if buf is None or PyByteArray_GET_SIZE(buf) < size:
+            buf = loop._read_buffer(size)
+        nbytes = self._sock.recv_into(buf, size)
+    except (BlockingIOError, InterruptedError):
+        return
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        self._fatal_error(exc, 'Fatal read error on socket transport')
+        return
+
+    if not nbytes:
+        self._read_ready__on_eof()
+        return
+    data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buf), nbytes)
+
+    try:
+        self._protocol.data_received(data)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        self._fatal_error(
+            exc, 'Fatal error: protocol.data_received() call failed.')

@@ -9,52 +9,29 @@ cannot tell the difference (same type, same content, same errors).
 import sys
 from asyncio import selector_events
 
+from . import _aio_c
+
 _CHECKS_FD_HAS_NO_TRANSPORT = sys.version_info >= (3, 12)
 
 
 class SocketTransport(selector_events._SelectorSocketTransport):
     """_SelectorSocketTransport with a reused read buffer."""
 
-    def _read_ready__data_received(self):
-        # asyncio's method (3.9-3.13 alike), with recv_into for recv.
-        if self._conn_lost:
-            return
-        try:
-            view = self._loop._read_buffer(self.max_size)
-            nbytes = self._sock.recv_into(view)
-        except (BlockingIOError, InterruptedError):
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, 'Fatal read error on socket transport')
-            return
-
-        if not nbytes:
-            self._read_ready__on_eof()
-            return
-        data = bytes(view[:nbytes])
-
-        try:
-            self._protocol.data_received(data)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(
-                exc, 'Fatal error: protocol.data_received() call failed.')
+    _read_ready__data_received = _aio_c.read_ready__data_received
 
 
 class ReusedReadBufferMixin:
     """For a selector event loop: plain socket transports read into one
-    buffer per loop (a memoryview of max_size bytes)."""
+    buffer per loop (compiled transports only; see fastsel._aio_c)."""
 
-    _read_view = None
+    _read_bytes = None
 
     def _read_buffer(self, size):
-        view = self._read_view
-        if view is None or len(view) != size:
-            view = self._read_view = memoryview(bytearray(size))
-        return view
+        """The loop's read buffer, at least size bytes long."""
+        buf = self._read_bytes
+        if buf is None or len(buf) < size:
+            buf = self._read_bytes = bytearray(size)
+        return buf
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *,
                                extra=None, server=None):
