@@ -2,6 +2,7 @@
 clients in one process, over real loopback sockets, protocols on both sides.
 
     python bench/aio_quick.py [--requests N] [--connections C] [--rounds R]
+    python bench/aio_quick.py --iterations N     # bare loop iterations instead
 
 Each round runs every loop once, in turn, so that machine noise hits them
 alike; the result is CPU time per request (median over rounds) and its ratio
@@ -84,6 +85,25 @@ class _AioRecvLoop(aio.EventLoop):
     _make_socket_transport = asyncio.SelectorEventLoop._make_socket_transport
 
 
+async def iterate(iterations):
+    """CPU time per loop iteration: one callback that reschedules itself."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    left = [iterations]
+
+    def tick():
+        left[0] -= 1
+        if left[0]:
+            loop.call_soon(tick)
+        else:
+            done.set_result(None)
+
+    start = time.process_time()
+    loop.call_soon(tick)
+    await done
+    return (time.process_time() - start) / iterations
+
+
 LOOPS = {
     "asyncio": lambda: asyncio.SelectorEventLoop(selectors.DefaultSelector()),
     "asyncio+fastsel": lambda: asyncio.SelectorEventLoop(fastsel.DefaultSelector()),
@@ -97,24 +117,30 @@ def main():
     parser.add_argument("--requests", type=int, default=40000)
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--iterations", type=int, default=0,
+                        help="measure bare loop iterations instead of HTTP")
     args = parser.parse_args()
+    if args.iterations:
+        workload, what = (lambda: iterate(args.iterations)), "iteration"
+        title = f"{args.iterations} loop iterations"
+    else:
+        workload, what = (lambda: serve_and_load(args.requests, args.connections)), "request"
+        title = f"{args.requests} requests on {args.connections} keep-alive connections"
     results = {name: [] for name in LOOPS}
     for _ in range(args.rounds):
         for name, factory in LOOPS.items():
             loop = factory()
             try:
-                per_request = loop.run_until_complete(
-                    serve_and_load(args.requests, args.connections))
+                per_request = loop.run_until_complete(workload())
             finally:
                 loop.close()
             results[name].append(per_request)
     base = statistics.median(results["asyncio"])
     print(f"python {sys.version.split()[0]}, fastsel {fastsel.IMPLEMENTATION}, "
-          f"{args.requests} requests on "
-          f"{args.connections} keep-alive connections, {args.rounds} rounds")
+          f"{title}, {args.rounds} rounds")
     for name, values in results.items():
         median = statistics.median(values)
-        print(f"{name:16s} {median * 1e6:7.2f} us CPU/request   "
+        print(f"{name:16s} {median * 1e6:7.2f} us CPU/{what}   "
               f"asyncio/this = {base / median:.3f}")
 
 
