@@ -11,8 +11,9 @@ from them, with that hook returning a loop on fastsel:
 - asyncio.SelectorEventLoop on every selector class of both
   implementations (the selector alone, under asyncio's own iteration).
 
-The whole matrix runs (about 40 s here on 3.11). The CPython modules' own
-tearDownModule (reset the event loop policy) is repeated below.
+The whole matrix runs, no subset (8 loops x 3 suites, about a minute on
+3.11 here). The CPython modules' own tearDownModule (reset the event loop
+policy) is repeated below.
 """
 import asyncio
 
