@@ -235,6 +235,23 @@ def test_subclass_add_callback_is_called(make_loop, kind):
 
 
 @compiled
+def test_class_changed_after_first_use_is_checked_again(make_loop):
+    """The compiled iteration remembers a checked loop class by its type
+    version; replacing a method on the class afterwards must be seen."""
+    import time
+
+    class Loop(aio.EventLoop):
+        pass
+
+    loop = make_loop(Loop)
+    assert asyncio_run_once_calls(loop, echo_once()) == (b"pong", 0)
+    Loop.time = lambda self: time.monotonic()
+    result, fallbacks = asyncio_run_once_calls(loop, echo_once())
+    assert result == b"pong"
+    assert fallbacks > 0
+
+
+@compiled
 def test_unsupported_python_falls_back(make_loop, monkeypatch):
     from fastsel import _aio_c
 
