@@ -26,7 +26,8 @@ def extensions():
             define_macros=macros,
             undef_macros=["NDEBUG"] if DEBUG else [],
         )
-        for name in ("_selectors_c", "_loop_c")
+        # The loop and the asyncio hot path cimport the selector core.
+        for name in ("_selectors_c", "_loop_c", "_aio_c")
     ]
     directives = {
         "language_level": 3,

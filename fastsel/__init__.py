@@ -8,6 +8,7 @@ IMPLEMENTATION says which implementation is live: "c" (compiled) or
 from selectors import EVENT_READ, EVENT_WRITE, BaseSelector, SelectorKey
 
 from . import _impl
+from ._install import install, uninstall
 
 _chosen = _impl.choose()
 
@@ -29,6 +30,8 @@ __all__ = [
     "SelectSelector",
     "SelectorKey",
     "TimerHandle",
+    "install",
+    "uninstall",
 ]
 
 for _name in ("PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector"):

@@ -25,6 +25,9 @@ cdef enum:
 
 cdef inline object key_field(object key, Py_ssize_t field):
     return <object>PyTuple_GET_ITEM(key, field)
+# select()'s timeout argument in whole milliseconds (-1 blocks), with the
+# stdlib's rounding and errors.
+cdef int _timeout_ms(object timeout) except -2
 
 
 cdef class KeyTable:

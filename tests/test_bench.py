@@ -175,7 +175,8 @@ def test_micro_every_variant_runs(micro_run):
     for group in ("get_key", "map_miss"):
         assert by_group[group]["variants"] == selectors_
     assert by_group["dispatch"]["variants"] == [
-        "stdlib", "fastsel-c select+call", "fastsel-py select+call",
+        "stdlib", "fastsel-c select+call", "fastsel-c dispatch",
+        "fastsel-py select+call", "fastsel-py dispatch",
         "stand-in select+call", "stand-in dispatch",
     ]
     assert dispatched > 0
@@ -315,7 +316,7 @@ def test_markdown_has_a_row_per_case_and_variant(smoke_run):
 def test_plots_are_written(smoke_run):
     pytest.importorskip("matplotlib", reason="matplotlib absent: plots are skipped, and so is this")
     out, results, _ = smoke_run
-    assert sorted(results["meta"]["plots"]) == ["select.png", "servers.png"]
+    assert sorted(results["meta"]["plots"]) == ["dispatch.png", "select.png", "servers.png"]
     for name in results["meta"]["plots"]:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -15,6 +15,8 @@ from fastsel import (
     SelectorKey,
     SelectSelector,
     TimerHandle,
+    install,
+    uninstall,
 )
 
 
@@ -79,3 +81,8 @@ def loop_once(sock: socket.socket) -> int:
 
 def dispatch_once(sel: fastsel.SelectSelector) -> int:
     return sel.dispatch(0)
+
+
+def swap_stdlib() -> None:
+    install()
+    uninstall()
