@@ -44,7 +44,7 @@ def test_stubs_ship_with_the_package():
 def test_stubs_declare_every_exported_name():
     declared = {"__all__", "__version__"}
     for node in ast.walk(ast.parse(STUB.read_text())):
-        if isinstance(node, ast.ClassDef):
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
             declared.add(node.name)
         elif isinstance(node, ast.AnnAssign):
             declared.add(node.target.id)
