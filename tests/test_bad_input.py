@@ -1,0 +1,304 @@
+"""Bad arguments and broken file objects: fastsel must raise what the stdlib
+raises (the same exception type), and never crash.
+
+Each case runs on a fastsel selector and the stdlib selector of the same kind
+side by side (see oracle.Twin), for every class of both implementations.
+"""
+import os
+import selectors
+import signal
+import socket
+import tempfile
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from oracle import Twin, classes, ready, twin  # noqa: F401 - fixtures
+
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+
+class FileLike:
+    """An object whose fileno() returns or raises what it is told."""
+
+    def __init__(self, result):
+        self.result = result
+
+    def fileno(self):
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
+
+    def __repr__(self):
+        return f"FileLike({self.result!r})"
+
+
+@pytest.fixture
+def sockets():
+    a, b = socket.socketpair()
+    yield a, b
+    a.close()
+    b.close()
+
+
+def bad_file_objects(fd):
+    """Objects that are not a valid registration, or only look like one."""
+    return [
+        True, False, 1.0, str(fd), -1, -(2 ** 70), 2 ** 31, 2 ** 63, 2 ** 70,
+        (1 << 20) + 5, 2 ** 31 - 1, None, object(),
+        FileLike(ValueError("closed")), FileLike(TypeError("bad")),
+        FileLike(AttributeError("gone")), FileLike(RuntimeError("boom")),
+        FileLike(str(fd)), FileLike(fd + 0.7), FileLike(None), FileLike(-1),
+        FileLike(2 ** 70), FileLike(True),
+    ]
+
+
+BAD_FD_IDS = [
+    "True", "False", "float", "str", "-1", "-2**70", "2**31", "2**63", "2**70",
+    "2**20+5", "2**31-1", "None", "object", "fileno-ValueError",
+    "fileno-TypeError", "fileno-AttributeError", "fileno-RuntimeError",
+    "fileno-str", "fileno-float", "fileno-None", "fileno-minus-1",
+    "fileno-2**70", "fileno-True",
+]
+
+
+@pytest.mark.parametrize("index", range(len(BAD_FD_IDS)), ids=BAD_FD_IDS)
+def test_bad_file_object(twin, sockets, index):
+    a, _ = sockets
+    twin.check(lambda s: s.register(a, READ, "other"), "register a valid socket")
+    bad = bad_file_objects(a.fileno())[index]
+    steps = [
+        ("get_key", lambda s: s.get_key(bad)),
+        ("in map", lambda s: bad in s.get_map()),
+        ("map.get", lambda s: s.get_map().get(bad, "missing")),
+        ("map[]", lambda s: s.get_map()[bad]),
+        ("unregister", lambda s: s.unregister(bad)),
+        ("modify", lambda s: s.modify(bad, WRITE)),
+        ("register", lambda s: s.register(bad, READ, "bad")),
+        ("len", lambda s: len(s.get_map())),
+        ("select", lambda s: ready(s.select(0))),
+        ("get_key again", lambda s: s.get_key(bad)),
+        ("modify again", lambda s: s.modify(bad, READ | WRITE, "changed")),
+        ("unregister again", lambda s: s.unregister(bad)),
+        ("map keys", lambda s: sorted(s.get_map(), key=repr)),
+    ]
+    for label, step in steps:
+        twin.check(step, label)
+
+
+def test_socket_closed_while_registered(twin):
+    """A closed socket's fileno() is -1: it is still found by identity."""
+    a, b = socket.socketpair()
+    try:
+        twin.check(lambda s: s.register(a, READ, "a"), "register")
+        a.close()
+        for label, step in [
+            ("get_key", lambda s: s.get_key(a)),
+            ("in map", lambda s: a in s.get_map()),
+            ("map.get", lambda s: s.get_map().get(a)),
+            ("select", lambda s: ready(s.select(0))),
+            ("modify", lambda s: s.modify(a, READ, "same events")),
+            ("unregister", lambda s: s.unregister(a)),
+            ("len", lambda s: len(s.get_map())),
+            ("unregister twice", lambda s: s.unregister(a)),
+        ]:
+            twin.check(step, label)
+    finally:
+        a.close()
+        b.close()
+
+
+REGISTER_EVENTS = [0, 4, -1, 3.0, True, 2 ** 70, None, "1", 1.5, READ | WRITE]
+
+
+@pytest.mark.parametrize("events", REGISTER_EVENTS, ids=repr)
+def test_register_events(twin, sockets, events):
+    a, _ = sockets
+    twin.check(lambda s: s.register(a, events, "data"), "register")
+    twin.check(lambda s: len(s.get_map()), "len")
+    twin.check(lambda s: ready(s.select(0)), "select")
+
+
+MODIFY_EVENTS = [0, 8, -1, True, 2 ** 70, 3.0, None, "1", READ, WRITE, READ | WRITE]
+
+
+@pytest.mark.parametrize("events", MODIFY_EVENTS, ids=repr)
+def test_modify_events_are_not_validated(twin, sockets, events):
+    """epoll's and poll's modify() accept any int events (a stdlib quirk);
+    select's goes through register() and validates them."""
+    a, b = sockets
+    b.send(b"x")
+    twin.check(lambda s: s.register(a, READ, "data"), "register")
+    twin.check(lambda s: s.modify(a, events, "data"), "modify")
+    twin.check(lambda s: s.get_key(a), "get_key")
+    twin.check(lambda s: ready(s.select(0)), "select")
+    twin.check(lambda s: s.unregister(a), "unregister")
+
+
+class StillWaiting(BaseException):
+    """Raised by the alarm; a BaseException so that the oracle lets it out."""
+
+
+def select_briefly(sel, timeout, limit):
+    """select(timeout)'s comparable result, or "still waiting" when it had
+    not returned after `limit` seconds (a SIGALRM handler interrupts it)."""
+    def interrupt(signum, frame):
+        raise StillWaiting
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return ready(sel.select(timeout))
+    except StillWaiting:
+        return "still waiting"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+TIMEOUTS = [
+    float("nan"), float("inf"), float("-inf"), 1e300, -1e300, "1", b"1", [],
+    -1, -1.5, -0.0, 0.0, 1e-9, 0.0001, True, 2 ** 70, -(2 ** 70), 2 ** 31,
+    1e7, 1e6, 2147483.647, 2147483.648, 2147484, Fraction(1, 3000),
+    Fraction(-1), Fraction(10 ** 30), Decimal("0.0001"), Decimal(-1),
+    Decimal("NaN"), Decimal("1e30"),
+]
+
+
+@pytest.mark.parametrize("timeout", TIMEOUTS, ids=repr)
+def test_timeout(twin, sockets, timeout):
+    """Valid timeouts return at once (a writable socket is registered);
+    invalid ones raise the stdlib's error type before any wait."""
+    a, _ = sockets
+    twin.check(lambda s: s.register(a, WRITE, "writable"), "register")
+    twin.check(lambda s: select_briefly(s, timeout, 5), f"select({timeout!r})")
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), 1e300, "1", 1e7, 2147484, 0, -1,
+                                     0.001, None], ids=repr)
+def test_timeout_with_nothing_registered(twin, timeout):
+    """An empty selector still converts (and rejects) the timeout, and waits
+    when it is valid."""
+    twin.check(lambda s: select_briefly(s, timeout, 0.2), f"select({timeout!r})")
+
+
+def test_every_method_after_close(twin, sockets):
+    a, b = sockets
+    twin.check(lambda s: s.register(a, READ, "a"), "register")
+    mapping = {}
+    twin.check(lambda s: mapping.setdefault(id(s), s.get_map()) is not None, "get_map")
+    for label, step in [
+        ("close", lambda s: s.close()),
+        ("close twice", lambda s: s.close()),
+        ("get_map", lambda s: s.get_map()),
+        ("old map len", lambda s: len(mapping[id(s)])),
+        ("old map iter", lambda s: list(mapping[id(s)])),
+        ("old map get", lambda s: mapping[id(s)].get(a)),
+        ("get_key", lambda s: s.get_key(a)),
+        ("get_key unknown", lambda s: s.get_key(b)),
+        ("register", lambda s: s.register(b, READ, "b")),
+        ("select", lambda s: ready(s.select(0))),
+        ("modify", lambda s: s.modify(b, WRITE, "b2")),
+        ("select again", lambda s: ready(s.select(0))),
+        ("unregister", lambda s: s.unregister(b)),
+        ("unregister before close", lambda s: s.unregister(a)),
+        ("bad register", lambda s: s.register(a, 0)),
+        ("fileno", lambda s: type(s.fileno()) if hasattr(s, "fileno") else "none"),
+        ("with", lambda s: s.__exit__(None, None, None)),
+        ("get_map at last", lambda s: s.get_map()),
+    ]:
+        twin.check(step, label)
+
+
+def test_fd_closed_while_registered(twin):
+    """A registered fd closed behind the selector's back: epoll forgets it,
+    poll reports POLLNVAL as read|write, select raises EBADF."""
+    a, b = socket.socketpair()
+    fd = os.dup(a.fileno())
+    try:
+        twin.check(lambda s: s.register(fd, READ | WRITE, "dup"), "register")
+        os.close(fd)
+        for label, step in [
+            ("select", lambda s: ready(s.select(0))),
+            ("get_key", lambda s: s.get_key(fd)),
+            ("modify same events", lambda s: s.modify(fd, READ | WRITE, "dup2")),
+            ("select again", lambda s: ready(s.select(0))),
+            ("modify", lambda s: s.modify(fd, READ)),
+            ("unregister", lambda s: s.unregister(fd)),
+            ("len", lambda s: len(s.get_map())),
+        ]:
+            twin.check(step, label)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_poll_reports_closed_fd_as_readable_and_writable(impl):
+    """The stdlib's mapping of POLLNVAL, checked directly as well."""
+    a, b = socket.socketpair()
+    fd = os.dup(a.fileno())
+    sel = impl.PollSelector()
+    try:
+        sel.register(fd, READ | WRITE)
+        os.close(fd)
+        assert [(key.fd, mask) for key, mask in sel.select(0)] == [(fd, READ | WRITE)]
+    finally:
+        sel.close()
+        a.close()
+        b.close()
+
+
+def test_regular_file(twin):
+    """epoll refuses regular files (PermissionError) and leaves the map as it
+    was; poll and select accept them."""
+    with tempfile.TemporaryFile() as f:
+        outcome = twin.check(lambda s: s.register(f, READ, "file"), "register")
+        if isinstance(twin.std, getattr(selectors, "EpollSelector", ())):
+            assert outcome == ("raised", PermissionError)
+        for label, step in [
+            ("len", lambda s: len(s.get_map())),
+            ("get_key", lambda s: s.get_key(f)),
+            ("select", lambda s: ready(s.select(0))),
+            ("register again", lambda s: s.register(f, WRITE)),
+            ("unregister", lambda s: s.unregister(f)),
+            ("len after", lambda s: len(s.get_map())),
+        ]:
+            twin.check(step, label)
+
+
+def test_raising_data_comparison(twin, sockets):
+    """modify() compares data with != and lets its error through."""
+    class Grumpy:
+        def __ne__(self, other):
+            raise ZeroDivisionError("no comparing")
+
+        __hash__ = object.__hash__
+
+    a, _ = sockets
+    data = Grumpy()
+    twin.check(lambda s: s.register(a, READ, data), "register")
+    twin.check(lambda s: s.modify(a, READ, data), "modify, same events")
+    twin.check(lambda s: s.get_key(a), "get_key")
+
+
+def test_twin_catches_a_difference():
+    """The oracle itself: a real difference in outcome fails the check."""
+    class Odd(selectors.SelectSelector):
+        def get_map(self):
+            return None
+
+        def select(self, timeout=None):
+            return [(tuple(key), mask) for key, mask in super().select(timeout)]
+
+    pair = Twin(Odd, selectors.SelectSelector)
+    try:
+        with pytest.raises(AssertionError):
+            pair.check(lambda s: s.get_map() is None, "a different result")
+        with pytest.raises(AssertionError):
+            pair.check(lambda s: s.unregister(0) if s.get_map() is not None else 1, "an exception")
+        pair.check(lambda s: s.register(1, selectors.EVENT_WRITE), "register")
+        with pytest.raises(AssertionError):
+            pair.check(lambda s: ready(s.select(0)), "keys that are not SelectorKeys")
+    finally:
+        pair.close()
