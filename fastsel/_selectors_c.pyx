@@ -89,12 +89,20 @@ cdef int _modify_mask(object events) except -1:
     return (_READ if events & _READ else 0) | (_WRITE if events & _WRITE else 0)
 
 
-cdef int _timeout_ms(object timeout) except -2:
-    """select()'s timeout in whole milliseconds, -1 to block.
+cdef enum:
+    # _wait_ms's answer for a finite timeout longer than the kernel can wait.
+    _TOO_LONG = -2
+
+
+cdef int _wait_ms(object timeout) except -3:
+    """select()'s timeout in whole milliseconds, -1 to block, or _TOO_LONG.
 
     Positive timeouts round up, so that a short wait never becomes a busy
-    0 ms poll; errors are the stdlib's (NaN: ValueError, infinity or too large:
-    OverflowError, not a number: TypeError)."""
+    0 ms poll. Errors are the stdlib's, in its order: what its Python-level
+    arithmetic rejects (NaN: ValueError, infinity: OverflowError, not a
+    number: TypeError) is raised here; a finite timeout too long for the
+    kernel comes back as _TOO_LONG, because the stdlib's epoll reports a
+    closed selector before that."""
     cdef double seconds, ms
     cdef int overflow = 0
     cdef long long whole
@@ -106,27 +114,34 @@ cdef int _timeout_ms(object timeout) except -2:
             raise ValueError("cannot convert float NaN to integer")
         if seconds <= 0:
             return 0
-        if isinf(seconds):
-            raise OverflowError("cannot convert float infinity to integer")
         ms = ceil(seconds * 1e3)
-        if ms > INT_MAX:
-            raise OverflowError("timeout is too large")
-        return <int>ms
+        if isinf(ms):
+            raise OverflowError("cannot convert float infinity to integer")
+        return _TOO_LONG if ms > INT_MAX else <int>ms
     if PyLong_Check(timeout):
         whole = PyLong_AsLongLongAndOverflow(timeout, &overflow)
         if overflow < 0 or (overflow == 0 and whole <= 0):
             return 0
+        if overflow > 0 and isinf(<double>timeout * 1e3):
+            # (<double> itself raises for ints beyond any float.)
+            raise OverflowError("cannot convert float infinity to integer")
         if overflow > 0 or whole > INT_MAX // 1000:
-            raise OverflowError("timeout is too large")
+            return _TOO_LONG
         return <int>(whole * 1000)
     # Other numbers (Fraction, Decimal, numpy scalars): the stdlib's arithmetic.
     if timeout <= 0:
         return 0
     rounded = math.ceil(timeout * 1e3)
     whole = PyLong_AsLongLongAndOverflow(rounded, &overflow)
-    if overflow or whole > INT_MAX:
+    return _TOO_LONG if overflow or whole > INT_MAX else <int>whole
+
+
+cdef int _timeout_ms(object timeout) except -2:
+    """As _wait_ms, with OverflowError for a timeout too long to wait."""
+    cdef int ms = _wait_ms(timeout)
+    if ms == _TOO_LONG:
         raise OverflowError("timeout is too large")
-    return <int>whole
+    return ms
 
 
 cdef inline int _raise_errno(int err) except -1:
@@ -518,7 +533,11 @@ cdef class Selector:
 
         timeout None blocks, <= 0 polls, otherwise it is rounded up to whole
         milliseconds. Returns a list of (key, events)."""
-        return self._select(_timeout_ms(timeout))
+        cdef int timeout_ms = _wait_ms(timeout)
+        if timeout_ms == _TOO_LONG:
+            self._check_open()
+            raise OverflowError("timeout is too large")
+        return self._select(timeout_ms)
 
     def get_key(self, fileobj):
         """Return the key of a registered fileobj.

@@ -158,11 +158,11 @@ def select_briefly(sel, timeout, limit):
 
 
 TIMEOUTS = [
-    float("nan"), float("inf"), float("-inf"), 1e300, -1e300, "1", b"1", [],
+    float("nan"), float("inf"), float("-inf"), 1e300, 1e306, -1e300, "1", b"1", [],
     -1, -1.5, -0.0, 0.0, 1e-9, 0.0001, True, 2 ** 70, -(2 ** 70), 2 ** 31,
     1e7, 1e6, 2147483.647, 2147483.648, 2147484, Fraction(1, 3000),
     Fraction(-1), Fraction(10 ** 30), Decimal("0.0001"), Decimal(-1),
-    Decimal("NaN"), Decimal("1e30"),
+    Decimal("NaN"), Decimal("1e30"), 10 ** 400, int(1.7e308), Fraction(10 ** 306),
 ]
 
 
@@ -180,6 +180,17 @@ def test_timeout(twin, sockets, timeout):
 def test_timeout_with_nothing_registered(twin, timeout):
     """An empty selector still converts (and rejects) the timeout, and waits
     when it is valid."""
+    twin.check(lambda s: select_briefly(s, timeout, 0.2), f"select({timeout!r})")
+
+
+@pytest.mark.parametrize("timeout", [
+    float("nan"), float("inf"), 1e300, 1e306, "1", 2 ** 70, 10 ** 400, 1e7,
+    Fraction(10 ** 30), 0, -1, 0.0001,
+], ids=repr)
+def test_timeout_after_close(twin, timeout):
+    """The stdlib's epoll rejects a closed selector after its own arithmetic
+    on the timeout but before the kernel's limit: the order of errors shows."""
+    twin.check(lambda s: s.close(), "close")
     twin.check(lambda s: select_briefly(s, timeout, 0.2), f"select({timeout!r})")
 
 
