@@ -21,6 +21,21 @@ def classes(impl, request):
     return getattr(impl, name), getattr(selectors, name)
 
 
+class FakeFile:
+    """An object whose fileno() returns, or raises, what it is told."""
+
+    def __init__(self, result):
+        self.result = result
+
+    def fileno(self):
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
+
+    def __repr__(self):
+        return f"FakeFile({self.result!r})"
+
+
 def as_key(value):
     """A SelectorKey as a plain tuple, after checking its exact type."""
     assert type(value) is selectors.SelectorKey, f"not a SelectorKey: {value!r}"

@@ -14,24 +14,9 @@ from fractions import Fraction
 
 import pytest
 
-from oracle import Twin, classes, ready, twin  # noqa: F401 - fixtures
+from oracle import FakeFile, Twin, classes, ready, twin  # noqa: F401 - fixtures
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-
-
-class FileLike:
-    """An object whose fileno() returns or raises what it is told."""
-
-    def __init__(self, result):
-        self.result = result
-
-    def fileno(self):
-        if isinstance(self.result, BaseException):
-            raise self.result
-        return self.result
-
-    def __repr__(self):
-        return f"FileLike({self.result!r})"
 
 
 @pytest.fixture
@@ -47,10 +32,10 @@ def bad_file_objects(fd):
     return [
         True, False, 1.0, str(fd), -1, -(2 ** 70), 2 ** 31, 2 ** 63, 2 ** 70,
         (1 << 20) + 5, 2 ** 31 - 1, None, object(),
-        FileLike(ValueError("closed")), FileLike(TypeError("bad")),
-        FileLike(AttributeError("gone")), FileLike(RuntimeError("boom")),
-        FileLike(str(fd)), FileLike(fd + 0.7), FileLike(None), FileLike(-1),
-        FileLike(2 ** 70), FileLike(True),
+        FakeFile(ValueError("closed")), FakeFile(TypeError("bad")),
+        FakeFile(AttributeError("gone")), FakeFile(RuntimeError("boom")),
+        FakeFile(str(fd)), FakeFile(fd + 0.7), FakeFile(None), FakeFile(-1),
+        FakeFile(2 ** 70), FakeFile(True),
     ]
 
 
