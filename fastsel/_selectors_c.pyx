@@ -11,11 +11,12 @@ import selectors as _stdlib
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 
 cimport cython
-from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno
+from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno, PyErr_WarnEx
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
+from cpython.version cimport PY_VERSION_HEX
 from libc.errno cimport EINTR, errno
 from libc.limits cimport INT_MAX
 from libc.math cimport ceil, isinf, isnan
@@ -142,6 +143,14 @@ cdef int _timeout_ms(object timeout) except -2:
     if ms == _TOO_LONG:
         raise OverflowError("timeout is too large")
     return ms
+
+
+cdef inline int _warn_if_bool_fd(object fd) except -1:
+    """Warn as the select module does (3.13+) when a bool reaches the kernel
+    as an fd; under -W error that warning is raised where the stdlib's is."""
+    if PY_VERSION_HEX >= 0x030D0000 and (fd is True or fd is False):
+        PyErr_WarnEx(RuntimeWarning, "bool is used as a file descriptor", 1)
+    return 0
 
 
 cdef inline int _raise_errno(int err) except -1:
@@ -479,6 +488,7 @@ cdef class Selector:
             raise OverflowError("Python int too large to convert to C int")
         key = fastsel_make_key(SelectorKey, fileobj, fd_obj, events, data)
         table.reserve(fd)
+        _warn_if_bool_fd(fd_obj)
         self._os_register(<int>fd, mask)
         table.put(fd, key, mask)
         return key
@@ -492,6 +502,7 @@ cdef class Selector:
         key = self._table.pop(fd)
         if key is None:
             raise KeyError(f"{fileobj!r} is not registered")
+        _warn_if_bool_fd(key[1])
         self._os_unregister(<int>fd)
         return key
 
@@ -512,6 +523,7 @@ cdef class Selector:
         if events != old_events:
             mask = _modify_mask(events)
             try:
+                _warn_if_bool_fd(key[1])
                 self._os_modify(<int>fd, mask)
             except BaseException:
                 table.pop(fd)

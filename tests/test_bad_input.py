@@ -9,6 +9,7 @@ import selectors
 import signal
 import socket
 import tempfile
+import warnings
 from decimal import Decimal
 from fractions import Fraction
 
@@ -70,6 +71,31 @@ def test_bad_file_object(twin, sockets, index):
     ]
     for label, step in steps:
         twin.check(step, label)
+
+
+def with_warnings(action, call):
+    """call()'s result with the categories of the warnings it gave, under the
+    warnings filter action ("always" records them, "error" raises them)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter(action)
+        result = call()
+    return result, [w.category for w in caught]
+
+
+@pytest.mark.parametrize("action", ["always", "error"])
+@pytest.mark.parametrize("fd", [True, False], ids=repr)
+def test_bool_fd_warnings(twin, action, fd):
+    """3.13's select module warns when a bool is used as an fd: the same
+    warnings come out at the same steps, and as errors leave the same state."""
+    for label, step in [
+        ("register", lambda s: s.register(fd, WRITE, "bool")),
+        ("len", lambda s: len(s.get_map())),
+        ("modify", lambda s: s.modify(fd, READ | WRITE, "bool")),
+        ("len after modify", lambda s: len(s.get_map())),
+        ("unregister", lambda s: s.unregister(fd)),
+        ("len after unregister", lambda s: len(s.get_map())),
+    ]:
+        twin.check(lambda s: with_warnings(action, lambda: step(s)), label)
 
 
 def test_socket_closed_while_registered(twin):
