@@ -487,8 +487,10 @@ cdef class Selector:
         if fd > INT_MAX:
             raise OverflowError("Python int too large to convert to C int")
         key = fastsel_make_key(SelectorKey, fileobj, fd_obj, events, data)
-        table.reserve(fd)
+        # Warnings can run Python code, which may change the table: warn
+        # before making room for the key.
         _warn_if_bool_fd(fd_obj)
+        table.reserve(fd)
         self._os_register(<int>fd, mask)
         table.put(fd, key, mask)
         return key
@@ -518,6 +520,9 @@ cdef class Selector:
         key = table.find(fd)
         if key is None:
             raise KeyError(f"{fileobj!r} is not registered")
+        # Read the table now: the comparisons below run Python code (__ne__,
+        # warnings) that may unregister fds or close the selector, emptying it.
+        mask = table.mask_of(fd, key)
         changed = False
         old_events = key[2]
         if events != old_events:
@@ -526,17 +531,21 @@ cdef class Selector:
                 _warn_if_bool_fd(key[1])
                 self._os_modify(<int>fd, mask)
             except BaseException:
-                table.pop(fd)
+                if table.pop(fd) is None:
+                    # Unregistered meanwhile (by code run from !=): the
+                    # stdlib's own unregister() then raises KeyError.
+                    raise KeyError(f"{fileobj!r} is not registered")
                 raise
             changed = True
-        else:
-            mask = table.mask_of(fd, key)
         # `!=` on purpose, as the stdlib: data that is never equal to itself
         # (NaN) counts as changed, and a raising __ne__ propagates.
         if data != key[3]:
             changed = True
         if changed:
             key = fastsel_make_key(SelectorKey, key[0], key[1], events, data)
+            # The key goes back even if that code unregistered it, as in the
+            # stdlib; the room for it may have gone with the others.
+            table.reserve(fd)
             table.put(fd, key, mask)
         return key
 

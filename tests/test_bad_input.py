@@ -304,6 +304,93 @@ def test_raising_data_comparison(twin, sockets):
     twin.check(lambda s: s.get_key(a), "get_key")
 
 
+class Meddler:
+    """Runs `action(selector)` from inside the selector's own comparisons."""
+
+    def __init__(self, action):
+        self.action = action
+        self.selector = None
+
+    def meddle(self):
+        if self.selector is not None:
+            selector, self.selector = self.selector, None
+            self.action(selector)
+
+
+class MeddlingData(Meddler):
+    def __ne__(self, other):
+        self.meddle()
+        return True
+
+    __hash__ = object.__hash__
+
+
+class MeddlingEvents(int):
+    """Events (an int, so the fast paths take it) whose != meddles."""
+
+    def __new__(cls, value, meddler, differs):
+        self = super().__new__(cls, value)
+        self.meddler, self.differs = meddler, differs
+        return self
+
+    def __ne__(self, other):
+        self.meddler.meddle()
+        return self.differs
+
+    __hash__ = int.__hash__
+
+
+def unregister_all(selector):
+    for fd in list(selector.get_map() or ()):
+        selector.unregister(fd)
+
+
+MEDDLING = {
+    "unregister all": unregister_all,
+    "close": lambda selector: selector.close(),
+    "register another": lambda selector: selector.register(MEDDLING_PEER[0], READ),
+}
+MEDDLING_PEER = []
+
+
+@pytest.mark.parametrize("through", ["data", "same events", "other events"])
+@pytest.mark.parametrize("action", sorted(MEDDLING))
+def test_modify_survives_meddling(twin, sockets, action, through):
+    """modify() compares events and data with !=, which runs Python code that
+    may empty the selector under it: no crash, and the stdlib's outcome."""
+    a, b = sockets
+    MEDDLING_PEER[:] = [b]
+    meddler = Meddler(MEDDLING[action])
+    if through == "data":
+        meddler = MeddlingData(MEDDLING[action])
+        events, data = READ, meddler
+    else:
+        events = MeddlingEvents(READ if through == "same events" else WRITE, meddler,
+                                differs=through == "other events")
+        data = "data"
+    twin.check(lambda s: s.register(a, READ, "data"), "register")
+
+    def meddled_modify(sel):
+        meddler.selector = sel
+        return sel.modify(a, events, data)
+
+    compiled_poll = (isinstance(twin.std, getattr(selectors, "PollSelector", ()))
+                     and not isinstance(twin.fast, selectors.PollSelector))
+    if compiled_poll and (action, through) == ("close", "other events"):
+        # A documented difference: the stdlib's PollSelector.close() leaves
+        # its fds in the select.poll object, so this modify() still reaches
+        # them and the key comes back; fastsel's close() lets them go, and
+        # the kernel-side modify finds nothing: KeyError.
+        meddler.selector = twin.fast
+        with pytest.raises(KeyError):
+            twin.fast.modify(a, events, data)
+        return
+    twin.check(meddled_modify, "modify")
+    twin.check(lambda s: len(s.get_map()) if s.get_map() is not None else None, "len")
+    twin.check(lambda s: ready(s.select(0)), "select")
+    twin.check(lambda s: s.get_map() and sorted(s.get_map()), "fds")
+
+
 def test_twin_catches_a_difference():
     """The oracle itself: a real difference in outcome fails the check."""
     class Odd(selectors.SelectSelector):
