@@ -49,6 +49,8 @@ BAD_FD_IDS = [
 ]
 
 
+# Both sides give it (3.13+); test_bool_fd_warnings compares them.
+@pytest.mark.filterwarnings("ignore:bool is used as a file descriptor:RuntimeWarning")
 @pytest.mark.parametrize("index", range(len(BAD_FD_IDS)), ids=BAD_FD_IDS)
 def test_bad_file_object(twin, sockets, index):
     a, _ = sockets
@@ -177,6 +179,8 @@ TIMEOUTS = [
 ]
 
 
+# 3.9's select.select() deprecates Decimal timeouts (SelectSelector only).
+@pytest.mark.filterwarnings("ignore:an integer is required:DeprecationWarning")
 @pytest.mark.parametrize("timeout", TIMEOUTS, ids=repr)
 def test_timeout(twin, sockets, timeout):
     """Valid timeouts return at once (a writable socket is registered);
