@@ -56,6 +56,13 @@ def test_bad_file_object(twin, sockets, index):
     a, _ = sockets
     twin.check(lambda s: s.register(a, READ, "other"), "register a valid socket")
     bad = bad_file_objects(a.fileno())[index]
+    if bad is True or bad is False:
+        try:
+            os.fstat(bad)
+        except OSError:
+            # A closed stdin/stdout may now be either selector's own epoll fd,
+            # which differs between the two sides.
+            pytest.skip(f"fd {int(bad)} is not open in this run")
     steps = [
         ("get_key", lambda s: s.get_key(bad)),
         ("in map", lambda s: bad in s.get_map()),

@@ -38,10 +38,12 @@ class FileLike:
         return self.sock.fileno()
 
 
+# Valid-looking fds here are never open: each side's own epoll fd would not
+# be the same number on both.
 BAD_OBJECTS = [
     -1, 2 ** 31, 2 ** 70, 1.5, "3", None, (1 << 20) + 3, True,
     FakeFile(ValueError()), FakeFile(RuntimeError()), FakeFile(AttributeError()),
-    FakeFile("3"), FakeFile(None), FakeFile(-1),
+    FakeFile("19999"), FakeFile(None), FakeFile(-1),
 ]
 
 # A target is (pair index, end, form): the socket itself, the fd it had when
