@@ -78,6 +78,7 @@ cdef class Selector:
     cdef void _give_back(self, char *buf)
     cdef int _wait_retrying(self, char *buf, int nslots, int timeout_ms) except -1
     cdef list _select(self, int timeout_ms)
+    cdef int _timeout_for_wait(self, object timeout) except -2
     cdef Py_ssize_t _dispatch(self, int timeout_ms) except -1
 
 

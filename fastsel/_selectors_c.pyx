@@ -11,11 +11,12 @@ import selectors as _stdlib
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 
 cimport cython
-from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno
+from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno, PyErr_WarnEx
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
+from cpython.version cimport PY_VERSION_HEX
 from libc.errno cimport EINTR, errno
 from libc.limits cimport INT_MAX
 from libc.math cimport ceil, isinf, isnan
@@ -90,12 +91,20 @@ cdef int _modify_mask(object events) except -1:
     return (_READ if events & _READ else 0) | (_WRITE if events & _WRITE else 0)
 
 
-cdef int _timeout_ms(object timeout) except -2:
-    """select()'s timeout in whole milliseconds, -1 to block.
+cdef enum:
+    # _wait_ms's answer for a finite timeout longer than the kernel can wait.
+    _TOO_LONG = -2
+
+
+cdef int _wait_ms(object timeout) except -3:
+    """select()'s timeout in whole milliseconds, -1 to block, or _TOO_LONG.
 
     Positive timeouts round up, so that a short wait never becomes a busy
-    0 ms poll; errors are the stdlib's (NaN: ValueError, infinity or too large:
-    OverflowError, not a number: TypeError)."""
+    0 ms poll. Errors are the stdlib's, in its order: what its Python-level
+    arithmetic rejects (NaN: ValueError, infinity: OverflowError, not a
+    number: TypeError) is raised here; a finite timeout too long for the
+    kernel comes back as _TOO_LONG, because the stdlib's epoll reports a
+    closed selector before that."""
     cdef double seconds, ms
     cdef int overflow = 0
     cdef long long whole
@@ -107,27 +116,42 @@ cdef int _timeout_ms(object timeout) except -2:
             raise ValueError("cannot convert float NaN to integer")
         if seconds <= 0:
             return 0
-        if isinf(seconds):
-            raise OverflowError("cannot convert float infinity to integer")
         ms = ceil(seconds * 1e3)
-        if ms > INT_MAX:
-            raise OverflowError("timeout is too large")
-        return <int>ms
+        if isinf(ms):
+            raise OverflowError("cannot convert float infinity to integer")
+        return _TOO_LONG if ms > INT_MAX else <int>ms
     if PyLong_Check(timeout):
         whole = PyLong_AsLongLongAndOverflow(timeout, &overflow)
         if overflow < 0 or (overflow == 0 and whole <= 0):
             return 0
+        if overflow > 0 and isinf(<double>timeout * 1e3):
+            # (<double> itself raises for ints beyond any float.)
+            raise OverflowError("cannot convert float infinity to integer")
         if overflow > 0 or whole > INT_MAX // 1000:
-            raise OverflowError("timeout is too large")
+            return _TOO_LONG
         return <int>(whole * 1000)
     # Other numbers (Fraction, Decimal, numpy scalars): the stdlib's arithmetic.
     if timeout <= 0:
         return 0
     rounded = math.ceil(timeout * 1e3)
     whole = PyLong_AsLongLongAndOverflow(rounded, &overflow)
-    if overflow or whole > INT_MAX:
+    return _TOO_LONG if overflow or whole > INT_MAX else <int>whole
+
+
+cdef int _timeout_ms(object timeout) except -2:
+    """As _wait_ms, with OverflowError for a timeout too long to wait."""
+    cdef int ms = _wait_ms(timeout)
+    if ms == _TOO_LONG:
         raise OverflowError("timeout is too large")
-    return <int>whole
+    return ms
+
+
+cdef inline int _warn_if_bool_fd(object fd) except -1:
+    """Warn as the select module does (3.13+) when a bool reaches the kernel
+    as an fd; under -W error that warning is raised where the stdlib's is."""
+    if PY_VERSION_HEX >= 0x030D0000 and (fd is True or fd is False):
+        PyErr_WarnEx(RuntimeWarning, "bool is used as a file descriptor", 1)
+    return 0
 
 
 cdef inline bint _differ(object a, object b) except -1:
@@ -512,6 +536,15 @@ cdef class Selector:
             self._give_back(buf)
         return called
 
+    cdef int _timeout_for_wait(self, object timeout) except -2:
+        """select()'s timeout in milliseconds; as in the stdlib, a closed
+        selector is reported before a timeout too long for the kernel."""
+        cdef int timeout_ms = _wait_ms(timeout)
+        if timeout_ms == _TOO_LONG:
+            self._check_open()
+            raise OverflowError("timeout is too large")
+        return timeout_ms
+
     # -- public API
 
     def register(self, fileobj, events, data=None):
@@ -529,6 +562,9 @@ cdef class Selector:
         if fd > INT_MAX:
             raise OverflowError("Python int too large to convert to C int")
         key = fastsel_make_key(SelectorKey, fileobj, fd_obj, events, data)
+        # Warnings can run Python code, which may change the table: warn
+        # before making room for the key.
+        _warn_if_bool_fd(fd_obj)
         table.reserve(fd)
         self._os_register(<int>fd, mask)
         table.put(fd, key, mask)
@@ -544,6 +580,7 @@ cdef class Selector:
         cdef long long fd = self._table.c_fd_of(fileobj)
         if self._table.find(fd) is None:
             raise KeyError(f"{fileobj!r} is not registered")
+        _warn_if_bool_fd(key_field(self._table.find(fd), KEY_FD))
         # Before pop: a backend may need the mask it is removing (kqueue).
         self._os_unregister(<int>fd)
         return self._table.pop(fd)
@@ -560,6 +597,9 @@ cdef class Selector:
         key = table.find(fd)
         if key is None:
             raise KeyError(f"{fileobj!r} is not registered")
+        # Read the table now: the comparisons below run Python code (__ne__,
+        # warnings) that may unregister fds or close the selector, emptying it.
+        mask = table.mask_of(fd, key)
         changed = False
         old_events = key_field(key, KEY_EVENTS)
         if _differ(events, old_events):
@@ -570,19 +610,24 @@ cdef class Selector:
                 return self.register(fileobj, events, data)
             mask = _modify_mask(events)
             try:
+                _warn_if_bool_fd(key_field(key, KEY_FD))
                 self._os_modify(<int>fd, mask)
             except BaseException:
-                table.pop(fd)
+                if table.pop(fd) is None:
+                    # Unregistered meanwhile (by code run from !=): the
+                    # stdlib's own unregister() then raises KeyError.
+                    raise KeyError(f"{fileobj!r} is not registered")
                 raise
             changed = True
-        else:
-            mask = table.mask_of(fd, key)
         # `!=` on purpose, as the stdlib: data that is never equal to itself
         # (NaN) counts as changed, and a raising __ne__ propagates.
         if data != key_field(key, KEY_DATA):
             changed = True
         if changed:
             key = fastsel_make_key(SelectorKey, key_field(key, KEY_FILEOBJ), key_field(key, KEY_FD), events, data)
+            # The key goes back even if that code unregistered it, as in the
+            # stdlib; the room for it may have gone with the others.
+            table.reserve(fd)
             table.put(fd, key, mask)
         return key
 
@@ -591,7 +636,7 @@ cdef class Selector:
 
         timeout None blocks, <= 0 polls, otherwise it is rounded up to whole
         milliseconds. Returns a list of (key, events)."""
-        return self._select(_timeout_ms(timeout))
+        return self._select(self._timeout_for_wait(timeout))
 
     def dispatch(self, timeout=None):
         """Wait as select(timeout) does, then call key.data(key.fileobj,
@@ -599,7 +644,7 @@ cdef class Selector:
 
         Callbacks may register, modify and unregister freely, and may call
         select() or dispatch() themselves (a nested call waits anew)."""
-        return self._dispatch(_timeout_ms(timeout))
+        return self._dispatch(self._timeout_for_wait(timeout))
 
     def get_key(self, fileobj):
         """Return the key of a registered fileobj.
