@@ -15,6 +15,9 @@ cimport cython
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
 from libc.math cimport ceil
 
+from .includes.debug cimport (
+    FASTSEL_COUNT, FASTSEL_COUNTER, FASTSEL_DEBUG_BUILD, FASTSEL_HANDLES_CREATED,
+    FASTSEL_HANDLES_FREED)
 from ._selectors_c cimport KEY_DATA, KeyTable, ReadyEvent, Selector, key_field
 
 from ._loop_common import (
@@ -38,6 +41,7 @@ cdef inline Handle _init_handle(Handle handle, object callback, tuple args, Loop
     handle._args = args
     handle._loop = loop
     handle._context = PyContext_CopyCurrent() if context is None else context
+    FASTSEL_COUNT(FASTSEL_HANDLES_CREATED, 1)
     return handle
 
 
@@ -52,6 +56,11 @@ cdef class Handle:
     """A callback scheduled on a Loop; cancel() stops it from running.
 
     Handles are made by the loop, not by user code."""
+
+    def __dealloc__(self):
+        # Every handle is counted when the loop initialises it; its fields
+        # may already be cleared here (a collected cycle), so none is read.
+        FASTSEL_COUNT(FASTSEL_HANDLES_FREED, 1)
 
     def cancel(self):
         """Do not run the callback; drop it and its arguments at once."""
@@ -499,3 +508,14 @@ cdef class Loop:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+def _debug_counters():
+    """The debug build's internal counters (handles created and freed); None
+    in a release build."""
+    if not FASTSEL_DEBUG_BUILD:
+        return None
+    return {
+        "handles_created": FASTSEL_COUNTER(FASTSEL_HANDLES_CREATED),
+        "handles_freed": FASTSEL_COUNTER(FASTSEL_HANDLES_FREED),
+    }
