@@ -820,7 +820,8 @@ cdef class PollSelector(Selector):
         return max(self._nfds, 1)
 
     cdef int _prepare_wait(self, char *buf) except -1:
-        memcpy(buf, self._fds, self._nfds * sizeof(pollfd))
+        if self._nfds:  # _fds may be NULL, and memcpy from NULL is undefined
+            memcpy(buf, self._fds, self._nfds * sizeof(pollfd))
         return <int>self._nfds
 
     cdef int _wait(self, char *buf, int nslots, int timeout_ms) noexcept nogil:

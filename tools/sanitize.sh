@@ -16,7 +16,15 @@ FASTSEL_SANITIZE=1 "$python" setup.py -q build_ext --inplace >build.log 2>&1 || 
 asan=$(${CC:-gcc} -print-file-name=libasan.so)
 ubsan=$(${CC:-gcc} -print-file-name=libubsan.so)
 export LD_PRELOAD="$asan:$ubsan"
-export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# Reports go to files (pytest captures stderr, and an aborting process would
+# take its captured output with it); they are printed at the end.
+export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1:log_path=$scratch/sanitizer
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$scratch/sanitizer
 "$python" -c 'import fastsel._selectors_c, fastsel._loop_c'
-"$python" -m pytest -q -p no:cacheprovider "$@" tests
+status=0
+"$python" -m pytest -q -p no:cacheprovider "$@" tests || status=$?
+if compgen -G "$scratch/sanitizer.*" >/dev/null; then
+    cat "$scratch"/sanitizer.*
+    status=1
+fi
+exit "$status"
