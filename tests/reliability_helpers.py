@@ -1,7 +1,9 @@
 """Helpers shared by the reliability tests (leaks, threads, fork, signals,
 scale, hostile input)."""
 import os
+import platform
 import socket
+import time
 
 import pytest
 
@@ -45,3 +47,27 @@ class SocketPairs:
         for sock in self.made:
             sock.close()
         self.made.clear()
+
+
+# Syscalls a thread blocks in while it waits for I/O: poll, select,
+# epoll_wait, pselect6, ppoll, epoll_pwait, epoll_pwait2.
+_WAIT_SYSCALLS = {
+    "x86_64": {"7", "23", "232", "270", "271", "281", "441"},
+    "aarch64": {"72", "73", "22", "441"},
+}.get(platform.machine(), set())
+
+
+def wait_until_blocked(thread_id, timeout=5.0):
+    """Return once the thread is asleep in a kernel wait (Linux /proc)."""
+    if not _WAIT_SYSCALLS:
+        pytest.skip(f"wait syscall numbers unknown on {platform.machine()}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/self/task/{thread_id}/syscall") as f:
+                if f.read().split()[0] in _WAIT_SYSCALLS:
+                    return
+        except (FileNotFoundError, IndexError):
+            pass
+        time.sleep(0.001)
+    raise AssertionError("the waiting thread never blocked in the kernel")

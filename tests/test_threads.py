@@ -1,33 +1,15 @@
 """One thread blocked in select / dispatch / run_forever while others change
 the selector: no crash, no deadlock, a consistent map, and a defined view of
 the changes made during the wait (see each test's docstring)."""
-import os
 import random
 import threading
 import time
 
 import pytest
 
-from reliability_helpers import READ, WRITE, SELECTOR_NAMES, SocketPairs, selector_class
+from reliability_helpers import READ, WRITE, SELECTOR_NAMES, SocketPairs, selector_class, wait_until_blocked
 
-# Syscalls a thread blocks in while it waits for I/O (x86-64 and aarch64
-# numbers): poll, select, epoll_wait, pselect6, ppoll, epoll_pwait, epoll_pwait2.
-_WAIT_SYSCALLS = {"7", "23", "232", "270", "271", "281", "441", "72", "73", "22"}
 JOIN_TIMEOUT = 10
-
-
-def wait_until_blocked(thread_id, timeout=5.0):
-    """Return once the thread is asleep in a kernel wait (Linux /proc)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/self/task/{thread_id}/syscall") as f:
-                if f.read().split()[0] in _WAIT_SYSCALLS:
-                    return
-        except (FileNotFoundError, IndexError):
-            pass
-        time.sleep(0.001)
-    raise AssertionError("the waiting thread never blocked in the kernel")
 
 
 class Waiter(threading.Thread):
