@@ -165,6 +165,11 @@ def state(sel, world, side):
     return keys
 
 
+def changing_fileno(op):
+    symbol = op[1] if len(op) > 1 else None
+    return isinstance(symbol, tuple) and len(set(symbol[1])) > 1
+
+
 @pytest.mark.parametrize("name", ["EpollSelector", "PollSelector"])
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(operations, max_size=25))
@@ -172,14 +177,23 @@ def test_same_outcomes_as_the_stdlib(impl, name, ops):
     cls = selector_class(impl, name)
     world = World()
     subject, oracle = cls(), getattr(selectors, name)()
+    diverged = False
     try:
         for op in ops:
             expected = run(oracle, world, 0, op)
             got = run(subject, world, 1, op)
-            assert got == expected, op
             if op[0] == "close_fd":
                 world.pairs[op[1]][0].close()
-            assert state(subject, world, 1) == state(oracle, world, 0)
+            # A fileno() that changes between calls: fastsel calls it once
+            # per call, the stdlib twice on register()'s failure path (where
+            # it can then unregister another file's key), so the two may
+            # part ways; from there on only fastsel's own consistency counts.
+            diverged = diverged or changing_fileno(op)
+            if not diverged:
+                assert got == expected, op
+                assert state(subject, world, 1) == state(oracle, world, 0)
+            else:
+                state(subject, world, 1)
     finally:
         subject.close()
         oracle.close()
@@ -260,3 +274,22 @@ def test_callbacks_rearranging_the_batch(impl, name, plan):
         for a, b in pairs:
             a.close()
             b.close()
+
+
+@pytest.mark.parametrize("name", ["EpollSelector", "PollSelector"])
+def test_fileno_changing_during_a_failed_register(impl, name, request):
+    """fileno() is called once per call: a register() whose kernel call
+    fails leaves every other key alone. The stdlib (so the pure twin) looks
+    the fd up again to undo the registration, and can drop another file's
+    key instead."""
+    if impl.IMPLEMENTATION == "python":
+        request.applymarker(pytest.mark.xfail(strict=True, reason="the stdlib's register() "
+                                              "calls fileno() again on its failure path"))
+    a, b = socket.socketpair()
+    with selector_class(impl, name)() as sel:
+        key = sel.register(a, READ)
+        with pytest.raises(OverflowError):
+            sel.register(Shifty([2**31, a.fileno()]), READ)
+        assert sel.get_key(a) is key and len(sel.get_map()) == 1
+    a.close()
+    b.close()

@@ -80,6 +80,18 @@ def test_fd_registered_during_a_wait(selector, pairs):
     assert selector.select(0) == [(key, READ)]
 
 
+def test_fd_modified_during_a_wait(selector, pairs):
+    """As for registration: epoll waits for the new events at once; poll and
+    select keep waiting for the old ones until the wait ends."""
+    idle, _ = pairs()
+    selector.register(idle, READ, "old")
+    epoll = type(selector).__name__ == "EpollSelector"
+    waiter = Waiter(lambda: selector.select(30 if epoll else 0.3)).begin()
+    key = selector.modify(idle, WRITE, "new")      # a socket is writable at once
+    assert waiter.finish() == ([(key, WRITE)] if epoll else [])
+    assert selector.select(0) == [(key, WRITE)]
+
+
 def test_fd_unregistered_during_a_wait(selector, pairs):
     """A wait never reports an fd unregistered while it blocked, even if it
     became ready (epoll forgets it at once; poll and select may wake for it,
