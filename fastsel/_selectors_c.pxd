@@ -75,6 +75,7 @@ cdef class Selector:
     cdef int _wait_retrying(self, char *buf, int nslots, int timeout_ms) except -1
     cdef list _select(self, int timeout_ms)
     cdef Py_ssize_t _dispatch(self, int timeout_ms) except -1
+    cdef int _checked_ms(self, object timeout) except -2
 
 
 cdef class EpollSelector(Selector):

@@ -111,6 +111,19 @@ cdef int _modify_mask(object events) except -1:
     return (_READ if events & _READ else 0) | (_WRITE if events & _WRITE else 0)
 
 
+cdef enum:
+    # _timeout_ms() for a finite timeout the kernel cannot take.
+    _TOO_LARGE = -3
+
+
+cdef int _too_large(object timeout) except -2:
+    # The stdlib's own arithmetic (timeout * 1e3) fails first for ints beyond
+    # a double; other finite values fail in the kernel call's conversion,
+    # after a closed epoll object is reported (see Selector._checked_ms).
+    timeout * 1e3
+    return _TOO_LARGE
+
+
 cdef int _timeout_ms(object timeout) except -2:
     """select()'s timeout in whole milliseconds, -1 to block.
 
@@ -132,14 +145,14 @@ cdef int _timeout_ms(object timeout) except -2:
             raise OverflowError("cannot convert float infinity to integer")
         ms = ceil(seconds * 1e3)
         if ms > INT_MAX:
-            raise OverflowError("timeout is too large")
+            return _too_large(timeout)
         return <int>ms
     if PyLong_Check(timeout):
         whole = PyLong_AsLongLongAndOverflow(timeout, &overflow)
         if overflow < 0 or (overflow == 0 and whole <= 0):
             return 0
         if overflow > 0 or whole > INT_MAX // 1000:
-            raise OverflowError("timeout is too large")
+            return _too_large(timeout)
         return <int>(whole * 1000)
     # Other numbers (Fraction, Decimal, numpy scalars): the stdlib's arithmetic.
     if timeout <= 0:
@@ -147,7 +160,7 @@ cdef int _timeout_ms(object timeout) except -2:
     rounded = math.ceil(timeout * 1e3)
     whole = PyLong_AsLongLongAndOverflow(rounded, &overflow)
     if overflow or whole > INT_MAX:
-        raise OverflowError("timeout is too large")
+        return _too_large(timeout)
     return <int>whole
 
 
@@ -620,7 +633,7 @@ cdef class Selector:
 
         timeout None blocks, <= 0 polls, otherwise it is rounded up to whole
         milliseconds. Returns a list of (key, events)."""
-        return self._select(_timeout_ms(timeout))
+        return self._select(self._checked_ms(timeout))
 
     def dispatch(self, timeout=None):
         """Wait as select(timeout) does, then call key.data(key.fileobj,
@@ -628,7 +641,16 @@ cdef class Selector:
 
         Callbacks may register, modify and unregister freely, and may call
         select() or dispatch() themselves (a nested call waits anew)."""
-        return self._dispatch(_timeout_ms(timeout))
+        return self._dispatch(self._checked_ms(timeout))
+
+    cdef int _checked_ms(self, object timeout) except -2:
+        """_timeout_ms(), with a closed selector reported before a timeout
+        too large for the kernel, in the stdlib's order."""
+        cdef int ms = _timeout_ms(timeout)
+        if ms == _TOO_LARGE:
+            self._check_open()
+            raise OverflowError("timeout is too large")
+        return ms
 
     def get_key(self, fileobj):
         """Return the key of a registered fileobj.

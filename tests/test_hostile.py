@@ -68,6 +68,7 @@ operations = st.one_of(
     st.tuples(st.just("select"), timeouts),
     st.tuples(st.just("map"), fileobjs),
     st.tuples(st.just("close_fd"), st.integers(0, POOL - 1)),
+    st.tuples(st.just("close")),
 )
 
 
@@ -136,6 +137,9 @@ def run(sel, world, side, op):
     try:
         if name == "close_fd":
             return "closed"
+        if name == "close":
+            sel.close()
+            return ("ok", sel.get_map())
         if name == "select":
             result = sel.select(op[1])
             return ("ok", sorted((describe_key(world, k, side)[1], ev) for k, ev in result))
@@ -149,6 +153,8 @@ def run(sel, world, side, op):
         if name == "get_key":
             return ("ok", describe_key(world, sel.get_key(fileobj), side))
         mapping = sel.get_map()
+        if mapping is None:
+            return ("ok", "closed")
         found = mapping.get(fileobj)
         assert (fileobj in mapping) == (found is not None)
         return ("ok", None if found is None else describe_key(world, found, side))
@@ -158,6 +164,8 @@ def run(sel, world, side, op):
 
 def state(sel, world, side):
     mapping = sel.get_map()
+    if mapping is None:
+        return "closed"
     keys = sorted((describe_key(world, k, side) for k in mapping.values()), key=repr)
     assert len(keys) == len(mapping) == len(list(mapping))
     for key in mapping.values():
@@ -199,6 +207,8 @@ def test_same_outcomes_as_the_stdlib(impl, name, ops):
         oracle.close()
         world.close()
     assert subject.get_map() is None
+    with pytest.raises(RuntimeError):
+        subject.get_key(0)
 
 
 # ---------------------------------------------------------------- dispatch
