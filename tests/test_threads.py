@@ -80,15 +80,24 @@ def test_fd_registered_during_a_wait(selector, pairs):
     assert selector.select(0) == [(key, READ)]
 
 
-def test_fd_modified_during_a_wait(selector, pairs):
+def test_fd_modified_during_a_wait(selector, pairs, impl):
     """As for registration: epoll waits for the new events at once; poll and
-    select keep waiting for the old ones until the wait ends."""
+    select keep waiting for the old ones until the wait ends. The compiled
+    modify() changes the kernel and the map under the GIL, so the wait sees
+    the new key; the stdlib's (the pure twin's) can let the wait run in
+    between, which then reports the old key with events 0."""
     idle, _ = pairs()
-    selector.register(idle, READ, "old")
+    old = selector.register(idle, READ, "old")
     epoll = type(selector).__name__ == "EpollSelector"
     waiter = Waiter(lambda: selector.select(30 if epoll else 0.3)).begin()
     key = selector.modify(idle, WRITE, "new")      # a socket is writable at once
-    assert waiter.finish() == ([(key, WRITE)] if epoll else [])
+    result = waiter.finish()
+    if not epoll:
+        assert result == []
+    elif impl.IMPLEMENTATION == "c":
+        assert result == [(key, WRITE)]
+    else:
+        assert result in ([(key, WRITE)], [(old, 0)])
     assert selector.select(0) == [(key, WRITE)]
 
 
