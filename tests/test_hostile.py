@@ -296,10 +296,8 @@ def test_fileno_changing_during_a_failed_register(impl, name, request):
         request.applymarker(pytest.mark.xfail(strict=True, reason="the stdlib's register() "
                                               "calls fileno() again on its failure path"))
     a, b = socket.socketpair()
-    with selector_class(impl, name)() as sel:
+    with a, b, selector_class(impl, name)() as sel:
         key = sel.register(a, READ)
         with pytest.raises(OverflowError):
             sel.register(Shifty([2**31, a.fileno()]), READ)
         assert sel.get_key(a) is key and len(sel.get_map()) == 1
-    a.close()
-    b.close()
