@@ -1,7 +1,8 @@
 /* Internal counters of a debug build (FASTSEL_DEBUG defined by setup.py when
    FASTSEL_DEBUG=1), which the test suite checks for balance after each test:
    every key stored is released, every wait buffer allocated is freed, every
-   handle created is freed. In release builds the macros compile to nothing.
+   handle created is freed (the loop module counts those still alive instead
+   of counting frees). In release builds the macros compile to nothing.
 
    Each extension module includes this header and so has its own counters. */
 #ifndef FASTSEL_DEBUG_H
@@ -13,7 +14,6 @@ enum fastsel_counter {
     FASTSEL_BUFFERS_ALLOCATED,
     FASTSEL_BUFFERS_FREED,
     FASTSEL_HANDLES_CREATED,
-    FASTSEL_HANDLES_FREED,
     FASTSEL_COUNTERS
 };
 

@@ -6,7 +6,6 @@ cdef extern from "includes/debug.h" nogil:
         FASTSEL_BUFFERS_ALLOCATED
         FASTSEL_BUFFERS_FREED
         FASTSEL_HANDLES_CREATED
-        FASTSEL_HANDLES_FREED
     bint FASTSEL_DEBUG_BUILD
     void FASTSEL_COUNT(fastsel_counter which, Py_ssize_t n)
     long long FASTSEL_COUNTER(fastsel_counter which)
