@@ -609,8 +609,6 @@ cdef class Selector:
         old_events = key_field(key, KEY_EVENTS)
         if _differ(events, old_events):
             mask = _modify_mask(events)
-            # A selector unusable here (epoll after fork) keeps its key.
-            self._check_open()
             try:
                 self._os_modify(<int>fd, mask)
             except BaseException:

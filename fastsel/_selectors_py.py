@@ -94,8 +94,9 @@ if hasattr(_stdlib, "EpollSelector"):
 
         Unlike the stdlib's, it refuses to change or wait on its epoll object
         in a child process after fork() (RuntimeError), since that object is
-        shared with the parent; unregister() and close() still work there,
-        and touch only the child's side."""
+        shared with the parent (a refused modify() drops the key, as any
+        failed kernel modify does); unregister() and close() still work
+        there, and touch only the child's side."""
 
         def __init__(self):
             super().__init__()
@@ -110,8 +111,11 @@ if hasattr(_stdlib, "EpollSelector"):
             return super().register(fileobj, events, data)
 
         def modify(self, fileobj, events, data=None):
-            # Only a change of events reaches the kernel.
+            # Only a change of events reaches the kernel; refused, it drops
+            # the key as any failed kernel modify does (the compiled core's
+            # behaviour too).
             if self._generation != _fork_generation and events != self.get_key(fileobj).events:
+                _stdlib._BaseSelectorImpl.unregister(self, fileobj)
                 raise RuntimeError(FORKED_EPOLL_MESSAGE)
             return super().modify(fileobj, events, data)
 

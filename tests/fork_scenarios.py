@@ -45,14 +45,16 @@ def selector_scenario(cls):
     sel = cls()
     watched, peer = socket.socketpair()
     other, _ = socket.socketpair()
+    spare, _ = socket.socketpair()
     key = sel.register(watched, READ, "parent's")
+    sel.register(spare, READ, "spare")
 
     def child():
         # The child runs the same steps a cleanup or a mistaken reuse would.
         return {
             "select": outcome(sel.select, 0),
             "register": outcome(sel.register, other, READ),
-            "modify": outcome(sel.modify, watched, WRITE),
+            "modify": outcome(sel.modify, spare, WRITE),
             "unregister": outcome(sel.unregister, watched),
             "map_after_unregister": len(sel.get_map()),
             "close": outcome(sel.close),
@@ -62,6 +64,7 @@ def selector_scenario(cls):
     peer.send(b"x")
     report["parent_select"] = [(k.data, ev) for k, ev in sel.select(5)]
     report["parent_key_unchanged"] = sel.get_key(watched) is key
+    report["parent_map"] = sorted(k.data for k in sel.get_map().values())
     sel.close()
     return report
 

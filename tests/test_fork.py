@@ -31,17 +31,19 @@ def test_selector_used_in_the_child(impl, name):
     report = run_scenario(impl, name, "selector")
     child = report["child"]
     assert report["parent_select"] == [["parent's", 1]]
+    assert report["parent_map"] == ["parent's", "spare"]
     assert report["parent_key_unchanged"] is True
     # unregister() and close() always work in the child, on its own side.
     assert child["unregister"] == "ok" and child["close"] == "ok"
     if name == "EpollSelector":
+        # The refused modify() dropped spare from the child's map.
         assert child["map_after_unregister"] == 0
         for step in ("select", "register", "modify"):
             assert child[step].startswith(FORKED), (step, child[step])
     else:
         assert child["select"] == "ok []"
         assert child["register"] == "ok" and child["modify"] == "ok"
-        assert child["map_after_unregister"] == 1   # what the child registered
+        assert child["map_after_unregister"] == 2   # spare, and what the child registered
 
 
 @pytest.mark.parametrize("name", ["EpollSelector", "PollSelector"])
