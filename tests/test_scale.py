@@ -1,6 +1,7 @@
 """Scale and exhaustion: thousands of ready fds in one wait, running out of
 file descriptors, fds closed while registered, fds beyond select()'s
 FD_SETSIZE."""
+import errno
 import gc
 import os
 import resource
@@ -82,7 +83,7 @@ def test_emfile_creating_a_selector(impl):
         # PollSelector and SelectSelector need no fd of their own.
         impl.PollSelector().close()
         impl.SelectSelector().close()
-    assert error.value.errno == 24   # EMFILE
+    assert error.value.errno == errno.EMFILE
     del error
     gc.collect()
     assert open_fds() == before
