@@ -10,6 +10,11 @@ NO_EXTENSIONS = os.environ.get("FASTSEL_NO_EXTENSIONS") == "1"
 # profilers). Extra flags go through CPPFLAGS-style macros, never by replacing
 # CFLAGS, so release builds keep the optimisation level Python was built with.
 DEBUG = os.environ.get("FASTSEL_DEBUG") == "1"
+# AddressSanitizer and UndefinedBehaviorSanitizer (gcc or clang), for
+# tools/sanitize.sh: added to the compiler's flags, never replacing them.
+SANITIZE = os.environ.get("FASTSEL_SANITIZE") == "1"
+SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+                   "-fno-sanitize-recover=undefined"]
 
 
 def extensions():
@@ -17,7 +22,12 @@ def extensions():
         return []
     from Cython.Build import cythonize
 
-    macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if DEBUG else [("NDEBUG", "1")]
+    if DEBUG:
+        # FASTSEL_DEBUG turns on the internal counters of includes/debug.h.
+        macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1"), ("FASTSEL_DEBUG", "1")]
+    else:
+        macros = [("NDEBUG", "1")]
+    sanitizer_flags = SANITIZER_FLAGS if SANITIZE else []
     modules = [
         Extension(
             f"fastsel.{name}",
@@ -25,6 +35,8 @@ def extensions():
             include_dirs=["fastsel"],
             define_macros=macros,
             undef_macros=["NDEBUG"] if DEBUG else [],
+            extra_compile_args=sanitizer_flags,
+            extra_link_args=sanitizer_flags,
         )
         # The loop and the asyncio hot path cimport the selector core.
         for name in ("_selectors_c", "_loop_c", "_aio_c")

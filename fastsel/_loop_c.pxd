@@ -28,6 +28,7 @@ cdef class Loop:
     cdef bint _stopping
     cdef bint _closed
     cdef object _running_thread   # ident of the thread in run_forever(), or None
+    cdef long _owner_pid          # the process it was created in
     cdef object _exception_handler
     cdef int _wakeup_read
     cdef int _wakeup_write

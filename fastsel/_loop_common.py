@@ -11,6 +11,14 @@ CANCELLED_FRACTION_TO_COMPACT = 0.5
 # As asyncio: never ask the kernel to wait longer than a day.
 MAX_WAIT_SECONDS = 24 * 3600
 
+# A child process that ran its parent's loop would read the wake-ups meant
+# for the parent from the shared self-pipe (and, with epoll, change the
+# parent's registrations), so run_forever() refuses.
+FORKED_LOOP_MESSAGE = (
+    "this Loop was created in another process (before fork()): its self-pipe "
+    "and selector are shared with that process; close it and create a new "
+    "Loop in the child")
+
 
 def check_callback(callback, method):
     if not callable(callback):

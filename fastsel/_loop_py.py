@@ -9,7 +9,7 @@ import threading
 import time
 
 from ._loop_common import (
-    CANCELLED_FRACTION_TO_COMPACT, MAX_WAIT_SECONDS, MIN_TIMERS_TO_COMPACT,
+    CANCELLED_FRACTION_TO_COMPACT, FORKED_LOOP_MESSAGE, MAX_WAIT_SECONDS, MIN_TIMERS_TO_COMPACT,
     call_exception_handler, callback_repr, check_callback, check_handler,
     default_exception_handler)
 
@@ -97,6 +97,7 @@ class Loop:
         self._stopping = False
         self._closed = False
         self._running_thread = None
+        self._owner_pid = os.getpid()
         self._exception_handler = None
         self._clock_resolution = time.get_clock_info("monotonic").resolution
         self._wakeup_read, self._wakeup_write = os.pipe()
@@ -307,6 +308,8 @@ class Loop:
         self._check_closed()
         if self._running_thread is not None:
             raise RuntimeError("This event loop is already running")
+        if self._owner_pid != os.getpid():
+            raise RuntimeError(FORKED_LOOP_MESSAGE)
         self._running_thread = threading.get_ident()
         try:
             while True:

@@ -84,6 +84,7 @@ cdef class Selector:
 
 cdef class EpollSelector(Selector):
     cdef int _epfd
+    cdef unsigned long _generation   # fork generation it was created in
 
     cdef int _ctl(self, int op, int fd, int mask) except -1
 

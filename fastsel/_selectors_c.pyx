@@ -6,6 +6,7 @@ Behaviour follows CPython's Lib/selectors.py class by class; the comments
 name the places where that behaviour is surprising but kept.
 """
 import math
+import os
 from abc import ABCMeta
 import selectors as _stdlib
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
@@ -23,6 +24,10 @@ from libc.math cimport ceil, isinf, isnan
 from libc.stdint cimport int64_t, uint8_t
 from libc.string cimport memcpy, memmove, memset
 
+from .includes.debug cimport (
+    FASTSEL_BUFFERS_ALLOCATED, FASTSEL_BUFFERS_FREED, FASTSEL_COUNT,
+    FASTSEL_COUNTER, FASTSEL_DEBUG_BUILD, FASTSEL_KEYS_RELEASED,
+    FASTSEL_KEYS_STORED)
 from .includes.epoll cimport (
     EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN,
     EPOLLOUT, FASTSEL_HAVE_EPOLL, epoll_create1, epoll_ctl, epoll_event,
@@ -52,6 +57,22 @@ cdef enum:
 
 # The C fd of ints too large for a long long: never registered.
 cdef long long _NO_FD = 0x7fffffffffffffff
+
+from ._selectors_py import FORKED_EPOLL_MESSAGE
+
+# Bumped in the child after os.fork(): an epoll object made before the fork is
+# shared with the parent, and changing its interest list from the child would
+# change the parent's registrations.
+cdef unsigned long _fork_generation = 0
+
+
+def _after_fork_in_child():
+    global _fork_generation
+    _fork_generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # ---------------------------------------------------------------- helpers
@@ -190,6 +211,7 @@ cdef class KeyTable:
         self.count = 0
 
     def __dealloc__(self):
+        FASTSEL_COUNT(FASTSEL_KEYS_RELEASED, self.count)
         PyMem_Free(self.masks)
 
     cdef object find(self, long long fd):
@@ -271,11 +293,13 @@ cdef class KeyTable:
         if fd < _DIRECT_FD_LIMIT:
             if self.keys[fd] is None:
                 self.count += 1
+                FASTSEL_COUNT(FASTSEL_KEYS_STORED, 1)
             self.keys[fd] = key
             self.masks[fd] = <uint8_t>mask
         else:
             if fd not in self.far:
                 self.count += 1
+                FASTSEL_COUNT(FASTSEL_KEYS_STORED, 1)
             self.far[fd] = key
 
     cdef object pop(self, long long fd):
@@ -289,11 +313,13 @@ cdef class KeyTable:
         else:
             del self.far[fd]
         self.count -= 1
+        FASTSEL_COUNT(FASTSEL_KEYS_RELEASED, 1)
         if self.count == 0:
             self._release()
         return key
 
     cdef void clear(self):
+        FASTSEL_COUNT(FASTSEL_KEYS_RELEASED, self.count)
         self.count = 0
         self._release()
 
@@ -373,6 +399,8 @@ cdef class Selector:
         self._fresh_fds = None
 
     def __dealloc__(self):
+        if self._buffer != NULL:
+            FASTSEL_COUNT(FASTSEL_BUFFERS_FREED, 1)
         PyMem_Free(self._buffer)
 
     # -- backend hooks (overridden by every backend)
@@ -431,12 +459,15 @@ cdef class Selector:
             buf = <char *>PyMem_Malloc(slots * size)
             if buf == NULL:
                 raise MemoryError()
+            FASTSEL_COUNT(FASTSEL_BUFFERS_ALLOCATED, 1)
             return buf
         # Grow with the registrations; give memory back when most of it idles.
         if slots > self._buffer_slots or slots * 4 < self._buffer_slots - 256:
             buf = <char *>PyMem_Realloc(self._buffer, slots * size)
             if buf == NULL:
                 raise MemoryError()
+            if self._buffer == NULL:
+                FASTSEL_COUNT(FASTSEL_BUFFERS_ALLOCATED, 1)
             self._buffer = buf
             self._buffer_slots = slots
         self._buffer_busy = True
@@ -446,6 +477,7 @@ cdef class Selector:
         if buf == self._buffer:
             self._buffer_busy = False
         else:
+            FASTSEL_COUNT(FASTSEL_BUFFERS_FREED, 1)
             PyMem_Free(buf)
 
     # -- waiting
@@ -513,11 +545,17 @@ cdef class Selector:
         cdef KeyTable table = self._table
         self._check_open()
         buf = self._take_buffer()
+        try:
+            nready = self._wait_retrying(buf, self._prepare_wait(buf), timeout_ms)
+        except BaseException:
+            self._give_back(buf)
+            raise
+        # Fresh fds are those registered after the wait: an fd registered by
+        # another thread while it blocked is reported, as in the pure twin.
         if self._dispatch_depth == 0:
             self._fresh_fds = set()
         self._dispatch_depth += 1
         try:
-            nready = self._wait_retrying(buf, self._prepare_wait(buf), timeout_ms)
             ready = <ReadyEvent *>buf
             for i in range(nready):
                 fd = ready[i].fd
@@ -669,6 +707,8 @@ cdef class Selector:
         self._mapping = None
         self._table.clear()
         if not self._buffer_busy:
+            if self._buffer != NULL:
+                FASTSEL_COUNT(FASTSEL_BUFFERS_FREED, 1)
             PyMem_Free(self._buffer)
             self._buffer = NULL
             self._buffer_slots = 0
@@ -693,6 +733,7 @@ cdef class EpollSelector(Selector):
         if fd < 0:
             PyErr_SetFromErrno(OSError)
         self._epfd = fd
+        self._generation = _fork_generation
 
     def __dealloc__(self):
         if self._epfd >= 0:
@@ -712,6 +753,8 @@ cdef class EpollSelector(Selector):
     cdef int _check_open(self) except -1:
         if self._epfd < 0:
             raise ValueError("I/O operation on closed epoll object")
+        if self._generation != _fork_generation:
+            raise RuntimeError(FORKED_EPOLL_MESSAGE)
         return 0
 
     cdef int _ctl(self, int op, int fd, int mask) except -1:
@@ -732,7 +775,9 @@ cdef class EpollSelector(Selector):
 
     cdef void _os_unregister(self, int fd):
         cdef epoll_event ev
-        if self._epfd >= 0:
+        # In a child after fork() only the map forgets the fd: the kernel's
+        # interest list is the parent's.
+        if self._epfd >= 0 and self._generation == _fork_generation:
             epoll_ctl(self._epfd, EPOLL_CTL_DEL, fd, &ev)
 
     cdef void _os_close(self):
@@ -829,7 +874,8 @@ cdef class PollSelector(Selector):
         return max(self._nfds, 1)
 
     cdef int _prepare_wait(self, char *buf) except -1:
-        memcpy(buf, self._fds, self._nfds * sizeof(pollfd))
+        if self._nfds:  # _fds may be NULL, and memcpy from NULL is undefined
+            memcpy(buf, self._fds, self._nfds * sizeof(pollfd))
         return <int>self._nfds
 
     cdef int _wait(self, char *buf, int nslots, int timeout_ms) noexcept nogil:
@@ -874,20 +920,8 @@ HAVE_KQUEUE = bool(FASTSEL_HAVE_KQUEUE)
 
 # fork()'s child does not inherit kqueues: there the fd number is free and
 # may be reused by an unrelated file. So a kqueue made before the latest fork
-# counts as closed in the child and is never closed there (as select.kqueue
-# since CPython 3.12.1, gh-110395).
-cdef unsigned long _fork_generation = 0
-
-
-def _after_fork_in_child():
-    global _fork_generation
-    _fork_generation += 1
-
-
-if HAVE_KQUEUE:
-    import os as _os
-    _os.register_at_fork(after_in_child=_after_fork_in_child)
-    del _os
+# (_fork_generation, above) counts as closed in the child and is never closed
+# there (as select.kqueue since CPython 3.12.1, gh-110395).
 
 # kevent() only applying changes must not wait.
 cdef timespec _NO_WAIT = timespec(0, 0)
@@ -1025,3 +1059,16 @@ cdef class KqueueSelector(Selector):
 
 
 ABCMeta.register(_stdlib.BaseSelector, KqueueSelector)
+
+
+def _debug_counters():
+    """The debug build's internal counters (keys stored and released by key
+    tables, wait buffers allocated and freed); None in a release build."""
+    if not FASTSEL_DEBUG_BUILD:
+        return None
+    return {
+        "keys_stored": FASTSEL_COUNTER(FASTSEL_KEYS_STORED),
+        "keys_released": FASTSEL_COUNTER(FASTSEL_KEYS_RELEASED),
+        "buffers_allocated": FASTSEL_COUNTER(FASTSEL_BUFFERS_ALLOCATED),
+        "buffers_freed": FASTSEL_COUNTER(FASTSEL_BUFFERS_FREED),
+    }

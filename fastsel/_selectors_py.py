@@ -4,6 +4,7 @@ Each class is the stdlib's own, subclassed so that fastsel's additions live in
 one place for both implementations. Used on interpreters other than CPython,
 where the extension cannot be built, or when FASTSEL_NO_EXTENSIONS=1.
 """
+import os
 import selectors as _stdlib
 
 EVENT_READ = _stdlib.EVENT_READ
@@ -11,6 +12,23 @@ EVENT_WRITE = _stdlib.EVENT_WRITE
 SelectorKey = _stdlib.SelectorKey
 
 __all__ = ["SelectSelector"]
+
+FORKED_EPOLL_MESSAGE = (
+    "this EpollSelector was created before fork(): its epoll object is shared "
+    "with the parent process, whose registrations a change here would alter; "
+    "close it and create a new selector in the child")
+
+# Bumped in the child after os.fork(), as in the compiled core.
+_fork_generation = 0
+
+
+def _after_fork_in_child():
+    global _fork_generation
+    _fork_generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Dispatching:
@@ -72,7 +90,44 @@ if hasattr(_stdlib, "PollSelector"):
 if hasattr(_stdlib, "EpollSelector"):
 
     class EpollSelector(_Dispatching, _stdlib.EpollSelector):
-        """Epoll-based selector (Linux)."""
+        """Epoll-based selector (Linux).
+
+        Unlike the stdlib's, it refuses to change or wait on its epoll object
+        in a child process after fork() (RuntimeError), since that object is
+        shared with the parent (a refused modify() drops the key, as any
+        failed kernel modify does); unregister() and close() still work
+        there, and touch only the child's side."""
+
+        def __init__(self):
+            super().__init__()
+            self._generation = _fork_generation
+
+        def _check_not_forked(self):
+            if self._generation != _fork_generation:
+                raise RuntimeError(FORKED_EPOLL_MESSAGE)
+
+        def register(self, fileobj, events, data=None):
+            self._check_not_forked()
+            return super().register(fileobj, events, data)
+
+        def modify(self, fileobj, events, data=None):
+            # Only a change of events reaches the kernel; refused, it drops
+            # the key as any failed kernel modify does (the compiled core's
+            # behaviour too).
+            if self._generation != _fork_generation and events != self.get_key(fileobj).events:
+                _stdlib._BaseSelectorImpl.unregister(self, fileobj)
+                raise RuntimeError(FORKED_EPOLL_MESSAGE)
+            return super().modify(fileobj, events, data)
+
+        def select(self, timeout=None):
+            self._check_not_forked()
+            return super().select(timeout)
+
+        def unregister(self, fileobj):
+            if self._generation != _fork_generation:
+                # Forget the fd in this process's map only.
+                return _stdlib._BaseSelectorImpl.unregister(self, fileobj)
+            return super().unregister(fileobj)
 
     __all__.append("EpollSelector")
 

@@ -5,6 +5,7 @@ fastsel._impl.load). The compiled one must load: a broken build fails the run
 instead of passing on the fallback. Only an explicit opt-out skips it:
 `--no-c-extensions` or FASTSEL_NO_EXTENSIONS=1.
 """
+import gc
 import os
 
 import pytest
@@ -39,3 +40,54 @@ def selector_names(ns):
     """The selector classes an implementation namespace offers."""
     return [n for n in ("EpollSelector", "PollSelector", "SelectSelector",
                         "KqueueSelector", "DevpollSelector") if hasattr(ns, n)]
+
+
+def _debug_counters():
+    """The compiled modules' internal counters, or None outside a debug build
+    (FASTSEL_DEBUG=1 python setup.py build_ext --inplace)."""
+    try:
+        from fastsel import _loop_c, _selectors_c
+    except ImportError:
+        return None
+    counters = _selectors_c._debug_counters()
+    if counters is None:
+        return None
+    return {**counters, **_loop_c._debug_counters()}
+
+
+_BALANCED = (("keys_stored", "keys_released"),
+             ("buffers_allocated", "buffers_freed"),
+             ("handles_created", "handles_freed"))
+
+
+_unbalanced_tests = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """In a debug build, every test must free what it made: keys stored in
+    key tables, wait buffers, loop handles. Checked once the test's fixtures
+    are gone (after a full collection); a test that leaks fails the session."""
+    before = _debug_counters()
+    yield
+    if before is None:
+        return
+    gc.collect()
+    after = _debug_counters()
+    unbalanced = {
+        made: (after[made] - before[made], after[freed] - before[freed])
+        for made, freed in _BALANCED
+        if after[made] - before[made] != after[freed] - before[freed]
+    }
+    if unbalanced:
+        _unbalanced_tests.append((item.nodeid, unbalanced))
+
+
+def pytest_terminal_summary(terminalreporter):
+    for nodeid, unbalanced in _unbalanced_tests:
+        terminalreporter.write_line(f"UNBALANCED {nodeid}: made vs freed {unbalanced}")
+
+
+def pytest_sessionfinish(session):
+    if _unbalanced_tests:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
