@@ -658,8 +658,10 @@ cdef class Selector:
                 raise
             changed = True
         # `!=` on purpose, as the stdlib: data that is never equal to itself
-        # (NaN) counts as changed, and a raising __ne__ propagates.
-        if data != key_field(key, KEY_DATA):
+        # (NaN) counts as changed, and a raising __ne__ propagates. Only
+        # None != None is known without asking (it is identity).
+        old_data = key_field(key, KEY_DATA)
+        if not (data is None and old_data is None) and data != old_data:
             changed = True
         if changed:
             key = fastsel_make_key(SelectorKey, key_field(key, KEY_FILEOBJ), key_field(key, KEY_FD), events, data)
