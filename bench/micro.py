@@ -113,6 +113,24 @@ def loop_map_get(get_map, fd, count):
         get_map().get(fd)
 
 
+def noop():
+    """The callback scheduled on the event loops: does nothing."""
+
+
+def loop_call_soon(loop, count):
+    for _ in repeat(None, count):
+        loop.call_soon(noop)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+
+
+def loop_call_later(loop, count):
+    for _ in repeat(None, count):
+        loop.call_later(0, noop)
+    loop.call_later(0, loop.stop)
+    loop.run_forever()
+
+
 def timed(loop, *args):
     """run(count) -> ns per operation of loop(*args, count)."""
     def run(count):
@@ -216,6 +234,33 @@ def map_miss_variants(fds, classes, target):
                          lambda sel: timed(loop_map_get, sel.get_map, fds.spare))
 
 
+def event_loops(classes):
+    """[(label, loop factory)]: asyncio's default loop as the baseline (it is
+    the stdlib's), then fastsel.Loop of each implementation that loads."""
+    import asyncio
+
+    from fastsel import _impl
+
+    loops = [(BASELINE, asyncio.new_event_loop)]
+    for label, _ in classes:
+        if label.startswith("fastsel-"):
+            kind = "c" if label == "fastsel-c" else "python"
+            loops.append((label, _impl.load(kind).Loop))
+    return loops
+
+
+def callback_variants(schedule):
+    """Variants scheduling callbacks with `schedule` and running them, on
+    each event loop."""
+    def build(fds, classes, target):
+        variants = []
+        for label, factory in event_loops(classes):
+            loop = factory()
+            variants.append(make_variant(label, timed(schedule, loop), target, loop.close))
+        return variants
+    return build
+
+
 class Case:
     """What one micro case measures: a group, its sizes, how to build its
     variants, and the C floor mode that matches it (None: no kernel call)."""
@@ -229,6 +274,8 @@ class Case:
     def name(self):
         if self.group in ("select", "dispatch"):
             return f"{self.title} N={self.n} K={self.k}"
+        if self.group.startswith("loop"):
+            return self.title
         return f"{self.title} (N={self.n})"
 
 
@@ -259,6 +306,14 @@ def cases(quick, classes, sizes=None, ops_fds=OPS_FDS):
         Case("get_key", "get_key", "ns per call", ops_fds, 0, get_key_variants),
         Case("map_miss", "get_map().get() miss", "ns per call", ops_fds, 0, map_miss_variants),
     ]
+    if any(label.startswith("fastsel-") for label, _ in classes):
+        # The stdlib baseline of these is asyncio's default event loop.
+        found += [
+            Case("loop_soon", "Loop.call_soon + run (stdlib: asyncio)", "ns per callback",
+                 0, 0, callback_variants(loop_call_soon)),
+            Case("loop_later", "Loop.call_later(0) + fire (stdlib: asyncio)", "ns per callback",
+                 0, 0, callback_variants(loop_call_later)),
+        ]
     return found
 
 

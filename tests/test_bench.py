@@ -164,7 +164,8 @@ def micro_run():
 def test_micro_every_variant_runs(micro_run):
     results, skipped, dispatched = micro_run
     by_group = {case["group"]: case for case in results}
-    assert set(by_group) == {"select", "dispatch", "register", "modify", "get_key", "map_miss"}
+    assert set(by_group) == {"select", "dispatch", "register", "modify", "get_key", "map_miss",
+                             "loop_soon", "loop_later"}
     assert [c["params"]["k"] for c in results if c["group"] == "select"] == [3, 1]
     with_floor = shutil.which(os.environ.get("CC", "cc")) is not None
     selectors_ = ["stdlib", "fastsel-c", "fastsel-py", "stand-in"]
@@ -174,6 +175,8 @@ def test_micro_every_variant_runs(micro_run):
         assert set(by_group[group]["vs_raw"]) == set(expected) - {"raw epoll"}
     for group in ("get_key", "map_miss"):
         assert by_group[group]["variants"] == selectors_
+    for group in ("loop_soon", "loop_later"):  # asyncio's loop is the stdlib's
+        assert by_group[group]["variants"] == ["stdlib", "fastsel-c", "fastsel-py"]
     assert by_group["dispatch"]["variants"] == [
         "stdlib", "fastsel-c select+call", "fastsel-c dispatch",
         "fastsel-py select+call", "fastsel-py dispatch",
@@ -181,7 +184,7 @@ def test_micro_every_variant_runs(micro_run):
     ]
     assert dispatched > 0
     for case in results:
-        assert case["params"]["n"] == 6
+        assert case["params"]["n"] == (0 if case["group"].startswith("loop") else 6)
         for name in case["variants"]:
             stats = case["ns"][name]
             assert len(stats["per_round"]) == 2
