@@ -616,9 +616,13 @@ cdef class Selector:
         Errors from the kernel are ignored: the fd may have been closed, or
         closed and reused, since it was registered."""
         cdef long long fd = self._table.c_fd_of(fileobj)
-        if self._table.find(fd) is None:
+        key = self._table.find(fd)
+        if key is not None:
+            # A warning may run Python code that changes the table: look again.
+            _warn_if_bool_fd(key_field(key, KEY_FD))
+            key = self._table.find(fd)
+        if key is None:
             raise KeyError(f"{fileobj!r} is not registered")
-        _warn_if_bool_fd(key_field(self._table.find(fd), KEY_FD))
         # Before pop: a backend may need the mask it is removing (kqueue).
         self._os_unregister(<int>fd)
         return self._table.pop(fd)
