@@ -233,6 +233,10 @@ def registry(env):
     aio_loop = getattr(getattr(env.fastsel, "aio", None), "EventLoop", None)
     if aio_loop is not None:
         entries.append((Spec("fastsel.aio.EventLoop", lambda: AsyncioServer(aio_loop())), None))
+        buffered = getattr(env.fastsel.aio, "BufferedEventLoop", aio_loop)
+        if buffered is not aio_loop:
+            entries.append((Spec("fastsel.aio.BufferedEventLoop",
+                                 lambda: AsyncioServer(buffered())), None))
     else:
         entries.append((None, "fastsel.aio.EventLoop: not in this fastsel"))
     if env.uvloop is not None:

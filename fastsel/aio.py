@@ -8,7 +8,7 @@ Everything above the selector is asyncio's own: transports, streams,
 futures, tasks. With the compiled implementation the loop iteration itself
 (_run_once, _process_events) is compiled too (see fastsel._aio_c); it does
 the same steps as asyncio's and falls back to asyncio's own code whenever it
-could not do exactly that; and socket transports read into a buffer the loop
+could not do exactly that. BufferedEventLoop also reads into a buffer the loop
 reuses (see fastsel._aio_transport).
 """
 import asyncio
@@ -18,7 +18,7 @@ from asyncio import events
 
 from . import DefaultSelector, IMPLEMENTATION
 
-__all__ = ["EventLoop", "new_event_loop", "run"]
+__all__ = ["BufferedEventLoop", "EventLoop", "new_event_loop", "run"]
 
 _compiled = None
 if IMPLEMENTATION == "c":
@@ -37,17 +37,25 @@ class _PureEventLoop(asyncio.SelectorEventLoop):
 if _compiled is not None and _compiled.SUPPORTED:
     from ._aio_transport import ReusedReadBufferMixin
 
-    class EventLoop(ReusedReadBufferMixin, _PureEventLoop):
-        """asyncio's SelectorEventLoop on fastsel, with a compiled iteration
-        and socket transports that read into a reused buffer."""
+    class EventLoop(_PureEventLoop):
+        """asyncio's SelectorEventLoop on fastsel, with a compiled iteration."""
 
         _run_once = _compiled.run_once
         _process_events = _compiled.process_events
+
+    class BufferedEventLoop(ReusedReadBufferMixin, EventLoop):
+        """EventLoop whose socket transports read into one reused buffer.
+
+        Worth it where glibc serves asyncio's 256 KiB reads with mmap/munmap
+        (a process whose malloc threshold never rose); where it does not, the
+        copy out of the buffer costs more than it saves, so it is opt-in."""
 
 else:
 
     class EventLoop(_PureEventLoop):
         """asyncio's SelectorEventLoop on fastsel's DefaultSelector."""
+
+    BufferedEventLoop = EventLoop
 
 
 def new_event_loop():

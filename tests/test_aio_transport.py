@@ -55,7 +55,7 @@ def exchange(loop, payloads, shutdown=True):
 
 @pytest.fixture
 def loop():
-    loop = aio.new_event_loop()
+    loop = aio.BufferedEventLoop()
     yield loop
     loop.close()
 
@@ -81,8 +81,9 @@ def test_more_than_one_buffer_per_read(loop):
     assert max(map(len, protocol.chunks)) <= transport.max_size
 
 
-@pytest.mark.parametrize("make_loop", [aio.new_event_loop, asyncio.SelectorEventLoop],
-                         ids=["fastsel.aio", "asyncio"])
+@pytest.mark.parametrize("make_loop", [aio.BufferedEventLoop, aio.new_event_loop,
+                                       asyncio.SelectorEventLoop],
+                         ids=["fastsel.aio buffered", "fastsel.aio", "asyncio"])
 def test_connection_reset_reaches_connection_lost(make_loop):
     """A read error closes the transport with it, as asyncio's does."""
     loop = make_loop()
