@@ -22,7 +22,7 @@ from ._selectors_c cimport KEY_DATA, KeyTable, ReadyEvent, Selector, key_field
 from ._loop_common import (
     CANCELLED_FRACTION_TO_COMPACT, FORKED_LOOP_MESSAGE, MAX_WAIT_SECONDS, MIN_TIMERS_TO_COMPACT,
     call_exception_handler, callback_repr, check_callback, check_handler,
-    default_exception_handler)
+    default_exception_handler, unwatch, watch)
 
 cdef enum:
     _READ = 1
@@ -291,40 +291,12 @@ cdef class Loop:
         self._check_closed()
         if not callable(callback):
             check_callback(callback, "add_reader" if which == _READ else "add_writer")
-        handle = _new_handle(callback, args, self, None)
-        try:
-            key = self._selector.get_key(fileobj)
-        except KeyError:
-            self._selector.register(fileobj, which, (handle, None) if which == _READ else (None, handle))
-            return None
-        reader, writer = key.data
-        if which == _READ:
-            self._selector.modify(fileobj, key.events | _READ, (handle, writer))
-            old = reader
-        else:
-            self._selector.modify(fileobj, key.events | _WRITE, (reader, handle))
-            old = writer
+        old = watch(self._selector, which, fileobj, _new_handle(callback, args, self, None))
         if old is not None:
             old.cancel()
-        return None
 
     def _remove_handler(self, int which, fileobj):
-        if self._closed:
-            return False
-        try:
-            key = self._selector.get_key(fileobj)
-        except KeyError:
-            return False
-        reader, writer = key.data
-        events = key.events & ~which
-        if which == _READ:
-            old, reader = reader, None
-        else:
-            old, writer = writer, None
-        if events:
-            self._selector.modify(fileobj, events, (reader, writer))
-        else:
-            self._selector.unregister(fileobj)
+        old = None if self._closed else unwatch(self._selector, which, fileobj)
         if old is None:
             return False
         old.cancel()

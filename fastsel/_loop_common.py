@@ -71,6 +71,45 @@ def call_exception_handler(loop, handler, context):
                          "an unexpected error in custom exception handler", exc_info=True)
 
 
+def watch(selector, which, fileobj, handle):
+    """Make handle fileobj's reader (which=1) or writer (which=2).
+
+    The key's data is the pair (reader, writer), as asyncio keeps it.
+    Returns the handle this one replaces, or None."""
+    try:
+        key = selector.get_key(fileobj)
+    except KeyError:
+        selector.register(fileobj, which, (handle, None) if which == 1 else (None, handle))
+        return None
+    reader, writer = key.data
+    if which == 1:
+        selector.modify(fileobj, key.events | which, (handle, writer))
+        return reader
+    selector.modify(fileobj, key.events | which, (reader, handle))
+    return writer
+
+
+def unwatch(selector, which, fileobj):
+    """Stop watching fileobj for reading (which=1) or writing (which=2),
+    unregistering it when it waits for nothing else; return the handle
+    removed, or None."""
+    try:
+        key = selector.get_key(fileobj)
+    except KeyError:
+        return None
+    reader, writer = key.data
+    if which == 1:
+        old, reader = reader, None
+    else:
+        old, writer = writer, None
+    events = key.events & ~which
+    if events:
+        selector.modify(fileobj, events, (reader, writer))
+    else:
+        selector.unregister(fileobj)
+    return old
+
+
 def callback_repr(callback, args):
     name = getattr(callback, "__qualname__", None) or repr(callback)
     return f"{name}({', '.join(map(repr, args or ()))})"

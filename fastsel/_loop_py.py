@@ -11,7 +11,7 @@ import time
 from ._loop_common import (
     CANCELLED_FRACTION_TO_COMPACT, FORKED_LOOP_MESSAGE, MAX_WAIT_SECONDS, MIN_TIMERS_TO_COMPACT,
     call_exception_handler, callback_repr, check_callback, check_handler,
-    default_exception_handler)
+    default_exception_handler, unwatch, watch)
 
 _READ = 1
 _WRITE = 2
@@ -190,39 +190,12 @@ class Loop:
     def _add_handler(self, which, fileobj, callback, args):
         self._check_closed()
         check_callback(callback, "add_reader" if which == _READ else "add_writer")
-        handle = Handle(callback, args, self)
-        try:
-            key = self._selector.get_key(fileobj)
-        except KeyError:
-            self._selector.register(fileobj, which, (handle, None) if which == _READ else (None, handle))
-            return
-        reader, writer = key.data
-        if which == _READ:
-            self._selector.modify(fileobj, key.events | _READ, (handle, writer))
-            old = reader
-        else:
-            self._selector.modify(fileobj, key.events | _WRITE, (reader, handle))
-            old = writer
+        old = watch(self._selector, which, fileobj, Handle(callback, args, self))
         if old is not None:
             old.cancel()
 
     def _remove_handler(self, which, fileobj):
-        if self._closed:
-            return False
-        try:
-            key = self._selector.get_key(fileobj)
-        except KeyError:
-            return False
-        reader, writer = key.data
-        events = key.events & ~which
-        if which == _READ:
-            old, reader = reader, None
-        else:
-            old, writer = writer, None
-        if events:
-            self._selector.modify(fileobj, events, (reader, writer))
-        else:
-            self._selector.unregister(fileobj)
+        old = None if self._closed else unwatch(self._selector, which, fileobj)
         if old is None:
             return False
         old.cancel()
