@@ -187,17 +187,60 @@ class AsyncioServer(LoopServer):
         self._loop.close()
 
 
+class StreamsServer(AsyncioServer):
+    """The same server written with asyncio streams: per connection what
+    asyncio.start_server() sets up for each accepted socket (a StreamReader,
+    a StreamReaderProtocol and the handler coroutine with its StreamWriter)."""
+
+    def __init__(self, loop):
+        super().__init__(loop)
+        self.tasks = []
+
+    def add(self, sock):
+        loop = self._loop
+
+        def protocol():
+            reader = asyncio.StreamReader(loop=loop)
+            return asyncio.StreamReaderProtocol(reader, self.handle, loop=loop)
+
+        transport, _ = loop.run_until_complete(loop.connect_accepted_socket(protocol, sock))
+        self.transports.append(transport)
+
+    async def handle(self, reader, writer):
+        self.tasks.append(asyncio.current_task())
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(RESPONSE)
+                self.answered()
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):  # the peer closed
+            writer.close()
+
+    def close(self):
+        for transport in self.transports:
+            transport.close()
+        # Let every handler see its end of stream before the loop closes.
+        self._loop.run_until_complete(asyncio.gather(*self.tasks, return_exceptions=True))
+        self._loop.close()
+
+
 class Spec:
     """A registry entry: a name and how to make the server (None + reason
-    when this environment lacks what it needs)."""
+    when this environment lacks what it needs). `versus` names the variant
+    whose overhead this one's is compared with, besides the stdlib loop's
+    (asyncio's default loop for the asyncio servers)."""
 
-    def __init__(self, name, make):
+    def __init__(self, name, make, versus=None):
         self.name = name
         self.make = make
+        self.versus = versus
 
 
 FLOOR = "recv+send floor"
 BASELINE = "stdlib selectors loop"
+ASYNCIO = "asyncio"
+STREAMS = " streams"
 
 
 def registry(env):
@@ -223,24 +266,31 @@ def registry(env):
         entries.append((Spec("fastsel.Loop", lambda: CallbackLoopServer(loop_cls())), None))
     else:
         entries.append((None, "fastsel.Loop: not in this fastsel"))
-    entries.append((Spec("asyncio", lambda: AsyncioServer(asyncio.new_event_loop())), None))
+    # The asyncio servers, protocol-based then streams, each compared with the
+    # same server on asyncio's default loop.
+    event_loops = [("asyncio", asyncio.new_event_loop)]
     if "fastsel-c" in env.impls:
         cls = env.impls["fastsel-c"].EpollSelector
-        entries.append((
-            Spec("asyncio + fastsel-c", lambda: AsyncioServer(asyncio.SelectorEventLoop(cls()))),
-            None,
-        ))
-    aio_loop = getattr(getattr(env.fastsel, "aio", None), "EventLoop", None)
+        event_loops.append(("asyncio + fastsel-c", lambda: asyncio.SelectorEventLoop(cls())))
+    missing = []
+    aio = getattr(env.fastsel, "aio", None)
+    aio_loop = getattr(aio, "EventLoop", None)
     if aio_loop is not None:
-        entries.append((Spec("fastsel.aio.EventLoop", lambda: AsyncioServer(aio_loop())), None))
-        buffered = getattr(env.fastsel.aio, "BufferedEventLoop", aio_loop)
+        event_loops.append(("fastsel.aio.EventLoop", aio_loop))
+        buffered = getattr(aio, "BufferedEventLoop", aio_loop)
         if buffered is not aio_loop:
-            entries.append((Spec("fastsel.aio.BufferedEventLoop",
-                                 lambda: AsyncioServer(buffered())), None))
+            event_loops.append(("fastsel.aio.BufferedEventLoop", buffered))
     else:
-        entries.append((None, "fastsel.aio.EventLoop: not in this fastsel"))
+        missing.append("fastsel.aio.EventLoop: not in this fastsel")
     if env.uvloop is not None:
-        entries.append((Spec("uvloop", lambda: AsyncioServer(env.uvloop.new_event_loop())), None))
+        event_loops.append(("uvloop", env.uvloop.new_event_loop))
     else:
-        entries.append((None, "uvloop: not installed (pip install uvloop)"))
+        missing.append("uvloop: not installed (pip install uvloop)")
+    for suffix, server in (("", AsyncioServer), (STREAMS, StreamsServer)):
+        for name, make_loop in event_loops:
+            if suffix and name in ("asyncio + fastsel-c", "fastsel.aio.BufferedEventLoop"):
+                continue  # the protocol servers already show what these change
+            entries.append((Spec(name + suffix, lambda s=server, m=make_loop: s(m()),
+                                 versus=None if name == ASYNCIO else ASYNCIO + suffix), None))
+    entries.extend((None, reason) for reason in missing)
     return entries

@@ -135,6 +135,26 @@ def wrk_table(wrk):
     )
 
 
+# The asyncio target: a protocol server on fastsel.aio.EventLoop has at most
+# this fraction of asyncio's own per-request overhead.
+ASYNCIO_TARGET = ("fastsel.aio.EventLoop", 0.8)
+
+
+def asyncio_table(servers):
+    """Each asyncio server's overhead ÷ the same server's on asyncio's loop."""
+    variant, threshold = ASYNCIO_TARGET
+    rows = []
+    for case in servers:
+        for name, peer in case.get("peer", {}).items():
+            stat = case["overhead_vs_peer"][name]
+            verdict = "–"
+            if name == variant:
+                verdict = "pass" if stat["median"] <= threshold else "FAIL"
+            rows.append([case["name"], name, peer, fmt(stat),
+                         f"<= {threshold}: {verdict}" if name == variant else verdict])
+    return table(["case", "variant", "compared with", "overhead ÷ its", "target"], rows)
+
+
 TARGETS_NOTE = (
     "The ceiling is what a selector costing nothing above its kernel calls would reach: "
     "stdlib time ÷ C floor time (for the raw-epoll target: raw epoll ÷ C floor). "
@@ -150,6 +170,11 @@ SERVERS_NOTE = (
     "calls with no loop. Overhead ÷ stdlib loop's: (variant − floor) ÷ (stdlib loop − "
     "floor), lower is better; its range is wide because both overheads are small next "
     "to the socket work."
+)
+ASYNCIO_NOTE = (
+    "Overhead is time per request above the recv+send floor; the ratio is taken round "
+    "by round against the same server (protocol or streams) on asyncio's default loop, "
+    "lower is better."
 )
 WRK_NOTE = (
     "Each server in its own process under `wrk -t1`; CPU per request from the kernel's "
@@ -178,6 +203,9 @@ def markdown(results):
     if results.get("servers"):
         out += ["", "## Servers (in-process, loopback TCP)", "",
                 servers_table(results["servers"]), "", SERVERS_NOTE]
+        if any(case.get("peer") for case in results["servers"]):
+            out += ["", "## asyncio servers", "", asyncio_table(results["servers"]), "",
+                    ASYNCIO_NOTE]
     if results.get("wrk"):
         out += ["", "## Servers under wrk", "", wrk_table(results["wrk"]), "", WRK_NOTE]
     if results.get("skipped"):

@@ -146,7 +146,17 @@ def variants_for(specs, connections, target_seconds):
     return variants
 
 
-def analyse(samples):
+def overhead_ratios(samples, name, reference):
+    """(name − floor) ÷ (reference − floor), round by round."""
+    floor = samples[loops.FLOOR]
+    ratios = [(var - flo) / (ref - flo)
+              for var, ref, flo in zip(samples[name], samples[reference], floor)]
+    return summary(ratios) | {"per_round": ratios}
+
+
+def analyse(samples, versus=None):
+    """The per-round figures of one case; `versus` maps a variant to the
+    one its overhead is also compared with (its "overhead_vs_peer")."""
     floor, base = loops.FLOOR, loops.BASELINE
     result = {
         "ns_per_request": {n: summary(v) | {"per_round": v} for n, v in samples.items()},
@@ -162,12 +172,16 @@ def analyse(samples):
         },
     }
     # How much of the stdlib loop's own overhead is left, round by round.
-    result["overhead_vs_stdlib"] = {}
-    for name in samples:
-        if name not in (base, floor):
-            ratios = [(var - flo) / (ref - flo)
-                      for var, ref, flo in zip(samples[name], samples[base], samples[floor])]
-            result["overhead_vs_stdlib"][name] = summary(ratios) | {"per_round": ratios}
+    result["overhead_vs_stdlib"] = {
+        name: overhead_ratios(samples, name, base)
+        for name in samples if name not in (base, floor)
+    }
+    # The asyncio servers against the same server on asyncio's own loop.
+    result["peer"] = {name: peer for name, peer in (versus or {}).items()
+                      if name in samples and peer in samples}
+    result["overhead_vs_peer"] = {
+        name: overhead_ratios(samples, name, peer) for name, peer in result["peer"].items()
+    }
     return result
 
 
@@ -198,7 +212,7 @@ def run(rounds, repeat, target, env=None, connection_counts=(50, 500)):
             "baseline": loops.BASELINE,
             "floor": loops.FLOOR,
             "variants": [v.name for v in variants],
-        } | analyse(samples))
+        } | analyse(samples, {spec.name: spec.versus for spec in specs if spec.versus}))
     return results, skipped
 
 

@@ -225,7 +225,12 @@ def test_server_registry_adds_variants_when_their_api_exists():
         "recv+send floor", "stdlib selectors loop",
         "fastsel-c select loop", "stand-in select loop", "stand-in dispatch loop",
         "fastsel.Loop", "asyncio", "asyncio + fastsel-c", "fastsel.aio.EventLoop",
+        "asyncio streams", "fastsel.aio.EventLoop streams",
     ]
+    versus = {spec.name: spec.versus for spec, _ in loops.registry(env) if spec is not None}
+    assert versus["fastsel.aio.EventLoop"] == versus["asyncio + fastsel-c"] == "asyncio"
+    assert versus["fastsel.aio.EventLoop streams"] == "asyncio streams"
+    assert versus["asyncio"] is versus["asyncio streams"] is None
     bare = types.SimpleNamespace(impls={"fastsel-c": without_dispatch},
                                  fastsel=types.SimpleNamespace(), uvloop=None)
     reasons = [reason for spec, reason in loops.registry(bare) if spec is None]
@@ -243,7 +248,10 @@ def test_servers_every_variant_serves():
     assert case["params"] == {"connections": 3}
     assert "fastsel.Loop" in case["variants"] and "stand-in dispatch loop" in case["variants"]
     assert DispatchingSelector.calls > 0
-    assert StandInLoop.instances == StandInEventLoop.instances == 1
+    assert StandInLoop.instances == 1
+    assert StandInEventLoop.instances == 2  # protocol and streams servers
+    assert case["peer"]["fastsel.aio.EventLoop streams"] == "asyncio streams"
+    assert set(case["overhead_vs_peer"]) == set(case["peer"])
     for name in case["variants"]:
         assert len(case["ns_per_request"][name]["per_round"]) == 2
         assert case["ns_per_request"][name]["min"] > 0
@@ -312,6 +320,10 @@ def test_markdown_has_a_row_per_case_and_variant(smoke_run):
                 assert f"| {case['name']} | {name} |" in text
     for label, *_ in report.TARGETS:
         assert f"| {label} |" in text
+    # The asyncio servers against asyncio's loop, the target row included.
+    assert "## asyncio servers" in text
+    assert "| fastsel.aio.EventLoop | asyncio | " in text
+    assert "| fastsel.aio.EventLoop streams | asyncio streams | " in text
     # Absolute times stay in the JSON.
     assert " ns " not in text.replace("time ÷", "")
 
