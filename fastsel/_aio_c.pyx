@@ -17,9 +17,13 @@ change them), and asyncio's private tuning constants patched after import.
 """
 import heapq
 import sys
-from asyncio import base_events
+from asyncio import base_events, events, format_helpers
+from contextvars import Context
+
+from cpython.contextvars cimport PyContext_Enter, PyContext_Exit
 
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
+from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
 # The asyncio versions whose _run_once/_process_events this module mirrors.
 SUPPORTED = (3, 9) <= sys.version_info[:2] <= (3, 13)
@@ -28,6 +32,8 @@ cdef bint _PY39 = sys.version_info[:2] == (3, 9)
 # 3.13 clamps the timeout with comparisons; before, with min(max(0, t), MAX):
 # they differ only for a NaN deadline (3.13: ValueError from select, else 0).
 cdef bint _CLAMP_WITH_COMPARISONS = sys.version_info[:2] >= (3, 13)
+# 3.13's Handle._run formats a failing callback with the loop's debug flag.
+cdef bint _FORMAT_WITH_DEBUG = sys.version_info[:2] >= (3, 13)
 cdef int EVENT_READ = 1
 cdef int EVENT_WRITE = 2
 
@@ -37,6 +43,7 @@ cdef object _time = base_events.time
 cdef object _asyncio_run_once = base_events.BaseEventLoop._run_once
 cdef object _asyncio_time = base_events.BaseEventLoop.time
 cdef object _asyncio_add_callback = base_events.BaseEventLoop._add_callback
+cdef object _asyncio_handle_run = events.Handle._run
 cdef object _compiled_select = Selector.select
 cdef object _logger = base_events.logger
 cdef object _format_handle = base_events._format_handle
@@ -51,45 +58,23 @@ cdef inline object _monotonic():
 
 
 cdef extern from "Python.h":
-    ctypedef struct TypeVersion "PyTypeObject":
-        unsigned long tp_flags
-        unsigned int tp_version_tag
-    unsigned long Py_TPFLAGS_VALID_VERSION_TAG
     object PyObject_GenericGetDict(object o, void *context)
     bint PyDict_Contains_ "PyDict_Contains"(object d, object key) except -1
 
 
-cdef class _TypeCheck:
-    """Remembers one type that passed a check, with the version tag it had:
-    CPython gives a type a new tag whenever it or a base class changes, so
-    a type that was modified since is checked again."""
-    cdef object checked_type
-    cdef unsigned int tag
-
-    cdef inline bint remembers(self, object cls):
-        cdef TypeVersion *t = <TypeVersion *>cls
-        return (cls is self.checked_type
-                and t.tp_flags & Py_TPFLAGS_VALID_VERSION_TAG
-                and t.tp_version_tag == self.tag)
-
-    cdef inline void remember(self, object cls):
-        cdef TypeVersion *t = <TypeVersion *>cls
-        if t.tp_flags & Py_TPFLAGS_VALID_VERSION_TAG:
-            self.checked_type = cls
-            self.tag = t.tp_version_tag
-
-
-cdef _TypeCheck _selector_type_ok = _TypeCheck()
-cdef _TypeCheck _loop_type_ok = _TypeCheck()
+cdef TypeCheck _selector_type_ok
+cdef TypeCheck _loop_type_ok
+cdef TypeCheck _handle_type_ok
+cdef TypeCheck _timer_handle_type_ok
 
 
 cdef bint _plain_selector(object selector) except -1:
     """A compiled fastsel selector whose select() is the compiled one."""
     cls = type(selector)
-    if not _selector_type_ok.remembers(cls):
+    if not type_check_remembers(&_selector_type_ok, cls):
         if not isinstance(selector, Selector) or cls.select is not _compiled_select:
             return False
-        _selector_type_ok.remember(cls)
+        type_check_remember(&_selector_type_ok, cls)
     return not PyDict_Contains_(PyObject_GenericGetDict(selector, NULL), "select")
 
 
@@ -97,28 +82,29 @@ cdef bint _plain_loop(object loop) except -1:
     """A loop whose class has asyncio's own versions of the helpers that
     this module inlines."""
     cls = type(loop)
-    if _loop_type_ok.remembers(cls):
+    if type_check_remembers(&_loop_type_ok, cls):
         return True
     if (getattr(cls, "time", None) is not _asyncio_time
             or getattr(cls, "_process_events", None) is not process_events
             or getattr(cls, "_add_callback", None) is not _asyncio_add_callback):
         return False
-    _loop_type_ok.remember(cls)
+    type_check_remember(&_loop_type_ok, cls)
     return True
 
 
-cdef inline int _add_callback(object loop, object ready, object handle,
+cdef inline int _add_callback(object loop, object append, object handle,
                               bint inline) except -1:
     # BaseEventLoop._add_callback, inlined when the loop's class has that one
-    # (_plain_loop); 3.9's also asserts the handle's type.
+    # (_plain_loop); 3.9's also asserts the handle's type. `append` is the
+    # ready queue's bound append.
     if _PY39 or not inline:
         loop._add_callback(handle)
     elif not handle._cancelled:
-        ready.append(handle)
+        append(handle)
     return 0
 
 
-cdef int _handle_key(object loop, object ready, object key, int mask,
+cdef int _handle_key(object loop, object append, object key, int mask,
                      bint inline=True) except -1:
     """One (key, mask) pair, as BaseSelectorEventLoop._process_events does."""
     fileobj = key[0]
@@ -127,12 +113,12 @@ cdef int _handle_key(object loop, object ready, object key, int mask,
         if reader._cancelled:
             loop._remove_reader(fileobj)
         else:
-            _add_callback(loop, ready, reader, inline)
+            _add_callback(loop, append, reader, inline)
     if mask & EVENT_WRITE and writer is not None:
         if writer._cancelled:
             loop._remove_writer(fileobj)
         else:
-            _add_callback(loop, ready, writer, inline)
+            _add_callback(loop, append, writer, inline)
     return 0
 
 
@@ -140,12 +126,12 @@ def process_events(self, event_list):
     """BaseSelectorEventLoop._process_events: turn (key, mask) pairs into
     ready callbacks, dropping readers and writers that were cancelled."""
     cdef bint inline = _plain_loop(self)
-    ready = self._ready
+    append = self._ready.append
     for key, mask in event_list:
-        _handle_key(self, ready, key, mask, inline)
+        _handle_key(self, append, key, mask, inline)
 
 
-cdef int _dispatch_ready(object loop, object ready_queue, KeyTable table,
+cdef int _dispatch_ready(object loop, object append, KeyTable table,
                          ReadyEvent *ready, int nready) except -1:
     """_process_events straight from the selector's wait buffer.
 
@@ -158,7 +144,7 @@ cdef int _dispatch_ready(object loop, object ready_queue, KeyTable table,
         fd = ready[0].fd
         key = table.find(fd)
         if key is not None:
-            _handle_key(loop, ready_queue, key,
+            _handle_key(loop, append, key,
                         ready[0].events & table.mask_of(fd, key))
         return 0
     keys = []
@@ -171,11 +157,11 @@ cdef int _dispatch_ready(object loop, object ready_queue, KeyTable table,
     for i in range(nready):
         key = keys[i]
         if key is not None:
-            _handle_key(loop, ready_queue, key, ready[i].events)
+            _handle_key(loop, append, key, ready[i].events)
     return 0
 
 
-cdef int _wait_and_dispatch(object loop, object ready_queue, Selector selector,
+cdef int _wait_and_dispatch(object loop, object append, Selector selector,
                             int timeout_ms) except -1:
     """selector.select(timeout) followed by loop._process_events(...)."""
     cdef char *buf
@@ -185,7 +171,7 @@ cdef int _wait_and_dispatch(object loop, object ready_queue, Selector selector,
     try:
         nready = selector._wait_retrying(buf, selector._prepare_wait(buf),
                                          timeout_ms)
-        _dispatch_ready(loop, ready_queue, selector._table, <ReadyEvent *>buf,
+        _dispatch_ready(loop, append, selector._table, <ReadyEvent *>buf,
                         nready)
     finally:
         selector._give_back(buf)
@@ -238,6 +224,64 @@ cdef int _drop_cancelled_timers(object loop, object scheduled) except -1:
     return 0
 
 
+cdef bint _plain_handle(object handle) except -1:
+    """A handle of asyncio's own Handle or TimerHandle class, whose _run
+    is asyncio's: _run_handle does exactly what that _run does."""
+    cls = type(handle)
+    if type_check_remembers(&_handle_type_ok, cls) or type_check_remembers(&_timer_handle_type_ok, cls):
+        return True
+    if cls is not events.Handle and cls is not events.TimerHandle:
+        return False
+    if cls._run is not _asyncio_handle_run:
+        return False
+    type_check_remember(
+        &_handle_type_ok if cls is events.Handle else &_timer_handle_type_ok, cls)
+    return True
+
+
+cdef int _call_in_context(object context, object callback,
+                          object args) except -1:
+    """context.run(callback, *args), without the method call and the
+    argument tuple it would build when context and args are the usual
+    Context and tuple."""
+    if type(context) is not Context or type(args) is not tuple:
+        context.run(callback, *args)
+        return 0
+    PyContext_Enter(context)
+    try:
+        callback(*<tuple>args)
+    finally:
+        PyContext_Exit(context)
+    return 0
+
+
+cdef int _run_handle(object handle) except -1:
+    """events.Handle._run (3.9-3.13): the callback in its context; errors
+    other than SystemExit and KeyboardInterrupt go to the handle's loop's
+    exception handler with the same context dict."""
+    try:
+        _call_in_context(handle._context, handle._callback, handle._args)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        if _FORMAT_WITH_DEBUG:
+            cb = format_helpers._format_callback_source(
+                handle._callback, handle._args,
+                debug=handle._loop.get_debug())
+        else:
+            cb = format_helpers._format_callback_source(
+                handle._callback, handle._args)
+        context = {
+            'message': f'Exception in callback {cb}',
+            'exception': exc,
+            'handle': handle,
+        }
+        if handle._source_traceback:
+            context['source_traceback'] = handle._source_traceback
+        handle._loop.call_exception_handler(context)
+    return 0
+
+
 cdef int _run_debug(object loop, object handle) except -1:
     """Run one handle as debug mode does: time it, warn when slow."""
     try:
@@ -271,7 +315,8 @@ def run_once(self):
     scheduled = self._scheduled
     ready = self._ready
     timeout = _select_timeout(self, ready, scheduled)
-    _wait_and_dispatch(self, ready, <Selector>selector, _timeout_ms(timeout))
+    append = ready.append
+    _wait_and_dispatch(self, append, <Selector>selector, _timeout_ms(timeout))
 
     # Timers that are due move to the ready queue.
     end_time = _monotonic() + self._clock_resolution
@@ -281,61 +326,20 @@ def run_once(self):
             break
         handle = _heappop(scheduled)
         handle._scheduled = False
-        ready.append(handle)
+        append(handle)
 
     # Run what is ready now; callbacks queued meanwhile wait for the next
     # iteration (after another poll for I/O).
+    popleft = ready.popleft
     ntodo = len(ready)
     for i in range(ntodo):
-        handle = ready.popleft()
+        handle = popleft()
         if handle._cancelled:
             continue
         if self._debug:
             _run_debug(self, handle)
+        elif _plain_handle(handle):
+            _run_handle(handle)
         else:
             handle._run()
     handle = None
-
-
-
-# ------------------------------------------------ the socket transport's read
-
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
-from cpython.bytes cimport PyBytes_FromStringAndSize
-
-
-def read_ready__data_received(self):
-    """_SelectorSocketTransport._read_ready__data_received (3.9-3.13 alike),
-    reading with recv_into into the loop's buffer instead of recv(): the
-    protocol gets bytes of what arrived, as with recv()."""
-    cdef Py_ssize_t nbytes
-    cdef bytearray buf
-    if self._conn_lost:
-        return
-    try:
-        size = self.max_size
-        loop = self._loop
-        buf = loop._read_bytes
-        if buf is None or PyByteArray_GET_SIZE(buf) < size:
-            buf = loop._read_buffer(size)
-        nbytes = self._sock.recv_into(buf, size)
-    except (BlockingIOError, InterruptedError):
-        return
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        self._fatal_error(exc, 'Fatal read error on socket transport')
-        return
-
-    if not nbytes:
-        self._read_ready__on_eof()
-        return
-    data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buf), nbytes)
-
-    try:
-        self._protocol.data_received(data)
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        self._fatal_error(
-            exc, 'Fatal error: protocol.data_received() call failed.')

@@ -8,8 +8,9 @@ Everything above the selector is asyncio's own: transports, streams,
 futures, tasks. With the compiled implementation the loop iteration itself
 (_run_once, _process_events) is compiled too (see fastsel._aio_c); it does
 the same steps as asyncio's and falls back to asyncio's own code whenever it
-could not do exactly that. BufferedEventLoop also reads into a buffer the loop
-reuses (see fastsel._aio_transport).
+could not do exactly that. So are the per-request methods of its socket
+transports, a subclass of asyncio's (see fastsel._transport_c).
+BufferedEventLoop also reads into a buffer the loop reuses.
 """
 import asyncio
 import sys
@@ -35,20 +36,42 @@ class _PureEventLoop(asyncio.SelectorEventLoop):
 
 
 if _compiled is not None and _compiled.SUPPORTED:
-    from ._aio_transport import ReusedReadBufferMixin
+    from ._transport_c import BufferedSocketTransport, SocketTransport
+
+    # asyncio 3.12+ checks that no transport owns the fd yet.
+    _CHECKS_FD_HAS_NO_TRANSPORT = sys.version_info >= (3, 12)
 
     class EventLoop(_PureEventLoop):
-        """asyncio's SelectorEventLoop on fastsel, with a compiled iteration."""
+        """asyncio's SelectorEventLoop on fastsel, with a compiled iteration
+        and socket transports whose read and write paths are compiled."""
 
         _run_once = _compiled.run_once
         _process_events = _compiled.process_events
+        _socket_transport = SocketTransport
 
-    class BufferedEventLoop(ReusedReadBufferMixin, EventLoop):
+        def _make_socket_transport(self, sock, protocol, waiter=None, *,
+                                   extra=None, server=None):
+            if _CHECKS_FD_HAS_NO_TRANSPORT:
+                self._ensure_fd_no_transport(sock)
+            return self._socket_transport(self, sock, protocol, waiter,
+                                          extra, server)
+
+    class BufferedEventLoop(EventLoop):
         """EventLoop whose socket transports read into one reused buffer.
 
         Worth it where glibc serves asyncio's 256 KiB reads with mmap/munmap
         (a process whose malloc threshold never rose); where it does not, the
         copy out of the buffer costs more than it saves, so it is opt-in."""
+
+        _socket_transport = BufferedSocketTransport
+        _read_bytes = None
+
+        def _read_buffer(self, size):
+            """The loop's read buffer, at least size bytes long."""
+            buf = self._read_bytes
+            if buf is None or len(buf) < size:
+                buf = self._read_bytes = bytearray(size)
+            return buf
 
 else:
 

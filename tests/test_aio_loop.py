@@ -351,18 +351,85 @@ def test_same_observations_as_asyncio(make_loop, selector, scenario):
     assert scenario(loop) == scenario(reference)
 
 
-def test_exception_in_callback_goes_to_handler(make_loop):
-    loop = make_loop(aio.EventLoop)
-    errors = []
-    loop.set_exception_handler(lambda loop, context: errors.append(context["exception"]))
+def failing_callback_report(loop):
+    """What the exception handler gets for a failing callback, with the
+    handle's repr in the message made comparable across loops."""
+    contexts = []
+    loop.set_exception_handler(lambda loop, context: contexts.append(context))
 
-    def boom():
-        raise ZeroDivisionError
+    def boom(n):
+        raise ZeroDivisionError(n)
 
-    loop.call_soon(boom)
+    loop.call_soon(boom, 1)
+    loop.call_later(0, boom, 2)
     loop.call_soon(loop.stop)
     loop.run_forever()
-    assert [type(e) for e in errors] == [ZeroDivisionError]
+    loop.call_later(0, loop.stop)
+    loop.run_forever()
+    return [(sorted(c), c["message"], type(c["handle"]), c["exception"].args)
+            for c in contexts]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_exception_in_callback_reported_as_asyncio_does(make_loop, debug):
+    reference = make_loop(asyncio.SelectorEventLoop)
+    loop = make_loop(aio.EventLoop)
+    for each in (reference, loop):
+        each.set_debug(debug)
+    assert failing_callback_report(loop) == failing_callback_report(reference)
+
+
+def test_callbacks_run_in_their_context(make_loop):
+    import contextvars
+
+    loop = make_loop(aio.EventLoop)
+    var = contextvars.ContextVar("var", default="unset")
+    seen = []
+
+    def look(label):
+        seen.append((label, var.get()))
+        var.set("changed by " + label)
+
+    var.set("at call_soon")
+    loop.call_soon(look, "copied")
+    explicit = contextvars.copy_context()
+    explicit.run(var.set, "explicit")
+    loop.call_soon(look, "explicit", context=explicit)
+    loop.call_soon(look, "explicit again", context=explicit)
+    # Entering a context the running callback is already in fails, as
+    # Context.run does under asyncio's Handle._run.
+    loop.call_soon(lambda: explicit.run(look, "nested"), context=explicit)
+    errors = []
+    loop.set_exception_handler(lambda loop, context: errors.append(context["exception"]))
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [("copied", "at call_soon"), ("explicit", "explicit"),
+                    ("explicit again", "changed by explicit")]
+    assert [type(e) for e in errors] == [RuntimeError]
+    assert var.get() == "at call_soon"
+    assert explicit[var] == "changed by explicit again"
+
+
+def test_handle_run_replaced_is_called(make_loop, monkeypatch):
+    """Handles are run inline only while Handle._run is asyncio's own."""
+    from asyncio import events
+
+    calls = []
+    original = events.Handle._run
+
+    def spy(self):
+        calls.append(self)
+        return original(self)
+
+    loop = make_loop(aio.EventLoop)
+    loop.call_soon(lambda: None)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    monkeypatch.setattr(events.Handle, "_run", spy)
+    loop.call_soon(lambda: None)
+    loop.call_later(0, loop.stop)
+    loop.run_forever()
+    assert len(calls) == 2
 
 
 def test_slow_callback_warning_in_debug(make_loop, caplog):

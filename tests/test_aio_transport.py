@@ -1,9 +1,12 @@
-"""The reused read buffer of fastsel.aio's socket transports: protocols see
-what they see on asyncio's own transport (bytes, whole, never overwritten
-by a later read), EOF and errors included."""
+"""fastsel.aio's socket transports, whose read and write paths are compiled:
+CPython's own unit tests of asyncio's socket transport run on them, and
+protocols see what they see on asyncio's transport (bytes, whole, never
+overwritten by a later read with the reused buffer), EOF and errors included."""
 import asyncio
 import socket
 import struct
+import unittest
+from unittest import mock
 
 import pytest
 
@@ -13,6 +16,48 @@ from fastsel import aio
 pytestmark = pytest.mark.skipif(
     fastsel.IMPLEMENTATION != "c",
     reason="the pure EventLoop uses asyncio's transport unchanged")
+
+try:
+    from test.test_asyncio import test_selector_events
+except ImportError:  # interpreters built without their test package
+    test_selector_events = None
+
+
+def _cpython_transport_cases():
+    """CPython's SelectorSocketTransport*Tests with the transport they build
+    being fastsel's compiled SocketTransport (their loop is a test double, so
+    the reused-buffer variant, which asks its loop for the buffer, is tested
+    end to end below instead)."""
+    if test_selector_events is None or fastsel.IMPLEMENTATION != "c":
+        return {}
+    from fastsel._transport_c import SocketTransport
+
+    cases = {}
+    for name in ("SelectorSocketTransportTests",
+                 "SelectorSocketTransportBufferedProtocolTests"):
+        base = getattr(test_selector_events, name)
+
+        def setUp(self, base=base):
+            patcher = mock.patch.object(
+                test_selector_events, "_SelectorSocketTransport", SocketTransport)
+            patcher.start()
+            self.addCleanup(patcher.stop)
+            base.setUp(self)
+
+        cases[f"TestCPython{name}"] = type(
+            f"TestCPython{name}", (base,), {"setUp": setUp, "__module__": __name__})
+    return cases
+
+
+globals().update(_cpython_transport_cases())
+
+
+def test_cpython_transport_tests_found():
+    """The CPython cases above exist wherever the test package does."""
+    if test_selector_events is None:
+        pytest.skip("this interpreter has no test package")
+    assert "TestCPythonSelectorSocketTransportTests" in globals()
+    assert issubclass(TestCPythonSelectorSocketTransportTests, unittest.TestCase)  # noqa: F821
 
 
 class Collect(asyncio.Protocol):
@@ -53,17 +98,28 @@ def exchange(loop, payloads, shutdown=True):
         theirs.close()
 
 
-@pytest.fixture
-def loop():
-    loop = aio.BufferedEventLoop()
+@pytest.fixture(params=["EventLoop", "BufferedEventLoop"])
+def loop(request):
+    loop = getattr(aio, request.param)()
     yield loop
     loop.close()
 
 
-def test_transport_is_the_reused_buffer_one(loop):
-    transport, protocol, exc = exchange(loop, [b"x"])
-    assert type(transport).__name__ == "SocketTransport"
-    assert type(transport).__module__ == "fastsel._aio_transport"
+@pytest.mark.parametrize("make_loop, transport_name", [
+    (aio.EventLoop, "SocketTransport"),
+    (aio.BufferedEventLoop, "BufferedSocketTransport"),
+])
+def test_transport_is_the_compiled_one(make_loop, transport_name):
+    from asyncio import selector_events
+
+    loop = make_loop()
+    try:
+        transport, protocol, exc = exchange(loop, [b"x"])
+    finally:
+        loop.close()
+    assert type(transport).__name__ == transport_name
+    assert type(transport).__module__ == "fastsel._transport_c"
+    assert isinstance(transport, selector_events._SelectorSocketTransport)
 
 
 def test_chunks_are_bytes_and_not_overwritten(loop):
@@ -131,3 +187,231 @@ def test_data_received_error_goes_to_fatal_error(loop):
         theirs.close()
     assert isinstance(exc, ZeroDivisionError)
     assert "data_received() call failed" in contexts[0]["message"]
+
+
+class FlowControl(asyncio.Protocol):
+    """Records what the transport tells a writing protocol."""
+
+    def __init__(self, loop):
+        self.events = []
+        self.lost = loop.create_future()
+
+    def pause_writing(self):
+        self.events.append("pause")
+
+    def resume_writing(self):
+        self.events.append("resume")
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+def write_scenario(loop):
+    """Writes that the kernel cannot take at once (partial sends, the
+    buffer, the high-water mark), then the errors write() raises; returns
+    what the protocol and the peer observed."""
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    payload = bytes(range(256)) * 2048  # 512 KiB, far above the socket buffer
+    errors = []
+
+    async def run():
+        transport, protocol = await loop.connect_accepted_socket(
+            lambda: FlowControl(loop), ours)
+        transport.set_write_buffer_limits(high=64 * 1024)
+        for chunk in (payload[:1000], bytearray(payload[1000:300000]),
+                      memoryview(payload)[300000:]):
+            transport.write(chunk)
+        transport.write(b"")
+        buffered = transport.get_write_buffer_size() > 0
+        received = bytearray()
+        while len(received) < len(payload):
+            received += await loop.sock_recv(theirs, 65536)
+        for bad in ("text", 42, None):
+            try:
+                transport.write(bad)
+            except TypeError as exc:
+                errors.append(str(exc))
+        transport.write_eof()
+        try:
+            transport.write(b"late")
+        except RuntimeError as exc:
+            errors.append(str(exc))
+        transport.close()
+        await asyncio.wait_for(protocol.lost, 10)
+        return bytes(received) == payload, buffered, protocol.events
+
+    theirs.setblocking(False)
+    try:
+        whole, buffered, events = loop.run_until_complete(run())
+    finally:
+        theirs.close()
+    return whole, buffered, events, errors
+
+
+def test_writes_as_asyncio_does(loop):
+    reference = asyncio.SelectorEventLoop()
+    try:
+        expected = write_scenario(reference)
+    finally:
+        reference.close()
+    observed = write_scenario(loop)
+    assert observed == expected
+    whole, buffered, events, errors = observed
+    assert whole and buffered and events == ["pause", "resume"]
+    assert len(errors) == 4
+
+
+def lost_connection_writes(loop, caplog):
+    """Writes after the connection was lost: (the transport's count, the
+    warnings logged)."""
+    from asyncio import constants
+
+    ours, theirs = socket.socketpair()
+
+    async def run():
+        transport, protocol = await loop.connect_accepted_socket(
+            lambda: FlowControl(loop), ours)
+        transport._force_close(None)
+        for _ in range(constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES + 2):
+            transport.write(b"x")
+        return transport._conn_lost
+
+    caplog.clear()
+    try:
+        with caplog.at_level("WARNING", logger="asyncio"):
+            conn_lost = loop.run_until_complete(run())
+    finally:
+        theirs.close()
+    return conn_lost, [r.getMessage() for r in caplog.records]
+
+
+def test_writes_after_connection_lost_as_asyncio(loop, caplog):
+    """asyncio's transport counts writes after the connection is lost and
+    warns past its threshold; the compiled write does the same."""
+    reference = asyncio.SelectorEventLoop()
+    try:
+        expected = lost_connection_writes(reference, caplog)
+    finally:
+        reference.close()
+    observed = lost_connection_writes(loop, caplog)
+    assert observed == expected
+    assert "socket.send() raised exception." in observed[1]
+
+
+# ------------------------------- recv and send made by the transport itself
+
+class Recorder(asyncio.Protocol):
+    """Records the data, EOF and connection_lost a transport delivers."""
+
+    def __init__(self, loop):
+        self.log = []
+        self.lost = loop.create_future()
+
+    def data_received(self, data):
+        self.log.append(("data", data))
+
+    def eof_received(self):
+        self.log.append("eof")
+
+    def connection_lost(self, exc):
+        self.log.append(("lost", type(exc).__name__, str(exc)))
+        self.lost.set_result(None)
+
+
+def socket_scenario(loop, tamper):
+    """A transport on one end of a socketpair; `tamper(transport, peer)`
+    changes something, then the peer sends and the transport writes.
+    Returns what the protocol saw and the error contexts the loop got."""
+    ours, theirs = socket.socketpair()
+    contexts = []
+    loop.set_exception_handler(
+        lambda loop, context: contexts.append(type(context.get("exception")).__name__))
+
+    async def run():
+        transport, protocol = await loop.connect_accepted_socket(
+            lambda: Recorder(loop), ours)
+        await asyncio.sleep(0)
+        tamper(transport, theirs)
+        try:
+            theirs.send(b"ping")
+        except OSError:  # the tampering closed one end
+            pass
+        await asyncio.sleep(0.01)
+        if not transport.is_closing():
+            transport.write(b"pong")
+            await asyncio.sleep(0.01)
+        transport.close()
+        await asyncio.wait_for(protocol.lost, 10)
+        return protocol.log
+
+    try:
+        return loop.run_until_complete(run()), contexts
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def _plain(transport, peer):
+    pass
+
+
+def _peer_closed(transport, peer):
+    peer.close()  # send() then fails with EPIPE
+
+
+def _socket_closed_underneath(transport, peer):
+    # The socket object itself closed: its fd is -1 (EBADF), not a number
+    # another file may have taken since.
+    transport.get_extra_info("socket")._sock.close()
+
+
+def _negative_max_size(transport, peer):
+    transport.max_size = -1
+
+
+def _huge_max_size(transport, peer):
+    transport.max_size = 1 << 70
+
+
+def _max_size_not_an_int(transport, peer):
+    transport.max_size = 4096.0
+
+
+def _socket_with_a_timeout(transport, peer):
+    transport.get_extra_info("socket")._sock.settimeout(5)
+
+
+@pytest.mark.parametrize("tamper", [
+    _plain, _peer_closed, _socket_closed_underneath, _negative_max_size,
+    _huge_max_size, _max_size_not_an_int, _socket_with_a_timeout,
+], ids=lambda f: f.__name__.strip("_"))
+def test_socket_calls_as_asyncio_makes_them(loop, tamper):
+    reference = asyncio.SelectorEventLoop()
+    try:
+        expected = socket_scenario(reference, tamper)
+    finally:
+        reference.close()
+    assert socket_scenario(loop, tamper) == expected
+
+
+def test_socket_methods_replaced_are_called(loop, monkeypatch):
+    """The transport makes recv/send itself only while socket.socket's are
+    the C ones: a replacement (instrumentation, a test double) is called."""
+    calls = []
+
+    def spy(name):
+        original = getattr(socket.socket, name)
+
+        def method(self, *args):
+            calls.append(name)
+            return original(self, *args)
+        return method
+
+    expected = socket_scenario(loop, _plain)
+    monkeypatch.setattr(socket.socket, "recv", spy("recv"))
+    monkeypatch.setattr(socket.socket, "send", spy("send"))
+    assert socket_scenario(loop, _plain) == expected
+    assert "send" in calls
+    if type(loop) is aio.EventLoop:  # the buffered transport uses recv_into
+        assert "recv" in calls

@@ -220,10 +220,65 @@ def loop_create_and_close(cls, loop_cls, pairs):
     return body, None
 
 
+def aio_transports(cls, _loop, pairs):
+    """fastsel.aio.EventLoop's transports: echo reads and writes (the
+    compiled recv/send), writes the kernel cannot take at once, a read
+    error, and a transport per iteration made and closed."""
+    import asyncio
+    import socket
+
+    from fastsel import aio
+
+    loop = aio.EventLoop(cls())
+    loop.set_exception_handler(lambda lp, context: None)
+
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            self.transport.write(data)
+
+    ours, peer = pairs()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    transport, _ = loop.run_until_complete(loop.connect_accepted_socket(Echo, ours))
+    transport.set_write_buffer_limits(high=1 << 20)
+    big = b"x" * (1 << 14)
+
+    async def exchange():
+        peer.send(b"ping")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        transport.write(big)
+        assert transport.get_write_buffer_size()  # the socket took only part
+        received = 0
+        while received < len(big) + 4:
+            received += len(await loop.sock_recv(peer, 1 << 14))
+        a, b = socket.socketpair()
+        other, _ = await loop.connect_accepted_socket(Echo, a)
+        b.close()
+        other.write(b"to nobody")  # EPIPE: the transport closes with it
+        await asyncio.sleep(0)
+        other.close()
+        await asyncio.sleep(0)
+
+    peer.setblocking(False)
+
+    def body():
+        loop.run_until_complete(exchange())
+
+    def cleanup():
+        transport.close()
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
+    return body, cleanup
+
+
 SELECTOR_SCENARIOS = [register_select_dispatch_unregister, create_and_close, error_paths,
                       failed_modify, raising_callbacks]
 # The loop's code is the same over every selector: its scenarios use one.
-LOOP_SCENARIOS = [loop_timers_and_handles, loop_raising_callbacks, loop_create_and_close]
+LOOP_SCENARIOS = [loop_timers_and_handles, loop_raising_callbacks, loop_create_and_close,
+                  aio_transports]
 CASES = ([(s, n) for s in SELECTOR_SCENARIOS for n in ("EpollSelector", "PollSelector")]
          + [(s, "EpollSelector") for s in LOOP_SCENARIOS])
 

@@ -1,0 +1,229 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""asyncio's socket transport with its per-request methods compiled.
+
+SocketTransport is asyncio's own _SelectorSocketTransport (a subclass of it:
+same attributes, same close/pause/flow control/sendfile code) in which the
+three methods that run for every request are compiled: _read_ready,
+_read_ready__data_received and write. Each does the steps of CPython
+3.9-3.13's version in the same order, with the same checks, exceptions and
+messages; where the versions differ (what write() keeps of a partial send)
+it follows the running one. Module globals asyncio looks up at call time
+(its logger, the lost-connection warning threshold) are looked up at call
+time here too, so patching them works as it does on asyncio's transport.
+
+On a plain non-blocking socket.socket (what asyncio always has) the
+transport makes recv(2) and send(2) itself, exactly as the socket's methods
+would (same buffer size, EINTR retries, exceptions), minus their argument
+parsing and the release of the GIL around a call that cannot wait.
+
+BufferedSocketTransport also reads into one buffer its loop reuses instead
+of asyncio's fresh recv(max_size) bytes (see fastsel.aio.BufferedEventLoop).
+"""
+import _socket
+import socket
+import sys
+from asyncio import constants, selector_events
+
+from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.exc cimport PyErr_Clear
+
+from .includes.sockets cimport fastsel_socket, fastsel_socket_recv, fastsel_socket_send
+from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
+
+# 3.12 keeps a deque of memoryviews of what is left to send; before, one
+# bytearray that write() extends.
+cdef bint _BUFFER_IS_DEQUE = sys.version_info >= (3, 12)
+
+
+cdef extern from "Python.h":
+    bint PyBytes_CheckExact(object)
+    bint PyByteArray_CheckExact(object)
+    Py_ssize_t Py_SIZE(object)
+    Py_ssize_t PyLong_AsSsize_t(object)
+
+
+# ------------------------------------------------ recv and send on the fd
+
+cdef object _Socket = socket.socket
+cdef object _SOCKET_RECV = _socket.socket.recv
+cdef object _SOCKET_SEND = _socket.socket.send
+cdef TypeCheck _socket_methods_ok
+# Whether includes/sockets.h matches this interpreter's socket objects
+# (checked at the end of this module's import).
+cdef bint _socket_layout_ok = False
+
+
+cdef inline bint _direct(object sock) except -1:
+    """sock is a non-blocking socket.socket whose recv and send are the C
+    ones: the transport may make their system calls itself (anything else,
+    a subclass, a wrapper, a test double, goes through its methods)."""
+    if (not _socket_layout_ok or type(sock) is not _Socket
+            or (<fastsel_socket *>sock).timeout_ns != 0):
+        return False
+    if not type_check_remembers(&_socket_methods_ok, _Socket):
+        if _Socket.recv is not _SOCKET_RECV or _Socket.send is not _SOCKET_SEND:
+            return False
+        type_check_remember(&_socket_methods_ok, _Socket)
+    return True
+
+
+cdef inline object _recv(object sock, object size):
+    """sock.recv(size)."""
+    cdef Py_ssize_t nbytes
+    if type(size) is int and _direct(sock):
+        nbytes = PyLong_AsSsize_t(size)
+        if nbytes >= 0:
+            return fastsel_socket_recv(sock, nbytes)
+        PyErr_Clear()  # too large or negative: the method raises its own error
+    return sock.recv(size)
+
+
+cdef inline object _send(object sock, object data):
+    """sock.send(data)."""
+    if PyBytes_CheckExact(data) and _direct(sock):
+        return fastsel_socket_send(sock, data)
+    return sock.send(data)
+
+
+def _socket_layout_matches():
+    """includes/sockets.h reads fd and timeout right on this interpreter."""
+    try:
+        a, b = socket.socketpair()
+    except OSError:
+        return False
+    try:
+        a.setblocking(False)
+        b.settimeout(2.5)
+        seen = [(<fastsel_socket *>a).fd, (<fastsel_socket *>a).timeout_ns,
+                (<fastsel_socket *>b).fd, (<fastsel_socket *>b).timeout_ns]
+        b.setblocking(True)
+        blocking = (<fastsel_socket *>b).timeout_ns  # negative (-1 s)
+        expected = [a.fileno(), 0, b.fileno(), 2_500_000_000]
+        a.close()
+        return (type(a) is _Socket and seen == expected and blocking < 0
+                and (<fastsel_socket *>a).fd == -1)
+    finally:
+        a.close()
+        b.close()
+
+
+cdef inline bint _sent_whole(object data, object sent):
+    """True when `sent` bytes are all of data, known without slicing it.
+
+    Only for exact bytes and bytearray, where data[n:] (or a memoryview of
+    it) is empty exactly then and slicing has no other effect: the write
+    path then skips making an empty slice to test."""
+    return ((PyBytes_CheckExact(data) or PyByteArray_CheckExact(data))
+            and type(sent) is int and sent == Py_SIZE(data))
+
+
+# The largest max_size BufferedSocketTransport keeps a buffer of.
+cdef Py_ssize_t _LARGEST_REUSED_BUFFER = 1 << 24
+
+
+cdef bytes _recv_reusing(object transport, object size):
+    """What sock.recv(size) returns, read with recv_into into the buffer the
+    transport's loop reuses, then copied out."""
+    cdef bytearray buf = transport._loop._read_buffer(size)
+    cdef Py_ssize_t nbytes = transport._sock.recv_into(buf, size)
+    return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buf), nbytes)
+
+
+cdef int _read_ready_data(object transport, bint reuse_buffer) except -1:
+    """_SelectorSocketTransport._read_ready__data_received (3.9-3.13 alike)."""
+    if transport._conn_lost:
+        return 0
+    try:
+        size = transport.max_size
+        if reuse_buffer and type(size) is int and 0 < size <= _LARGEST_REUSED_BUFFER:
+            data = _recv_reusing(transport, size)
+        else:  # also sizes no buffer is kept for: asyncio's read and errors
+            data = _recv(transport._sock, size)
+    except (BlockingIOError, InterruptedError):
+        return 0
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        transport._fatal_error(exc, 'Fatal read error on socket transport')
+        return 0
+
+    if not data:
+        transport._read_ready__on_eof()
+        return 0
+
+    try:
+        transport._protocol.data_received(data)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        transport._fatal_error(
+            exc, 'Fatal error: protocol.data_received() call failed.')
+    return 0
+
+
+class SocketTransport(selector_events._SelectorSocketTransport):
+    """asyncio's socket transport, its read and write paths compiled."""
+
+    def _read_ready(self):
+        self._read_ready_cb()
+
+    def _read_ready__data_received(self):
+        _read_ready_data(self, False)
+
+    def write(self, data):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f'data argument must be a bytes-like object, '
+                            f'not {type(data).__name__!r}')
+        if self._eof:
+            raise RuntimeError('Cannot call write() after write_eof()')
+        if self._empty_waiter is not None:
+            raise RuntimeError('unable to write; sendfile is in progress')
+        if not data:
+            return
+
+        if self._conn_lost:
+            if self._conn_lost >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+                selector_events.logger.warning('socket.send() raised exception.')
+            self._conn_lost += 1
+            return
+
+        if not self._buffer:
+            # Try to send now, as asyncio does.
+            try:
+                n = _send(self._sock, data)
+            except (BlockingIOError, InterruptedError):
+                pass
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, 'Fatal write error on socket transport')
+                return
+            else:
+                if _sent_whole(data, n):
+                    return
+                data = memoryview(data)[n:] if _BUFFER_IS_DEQUE else data[n:]
+                if not data:
+                    return
+            # Not all was written: send the rest when the socket is writable.
+            self._loop._add_writer(self._sock_fd, self._write_ready)
+
+        if _BUFFER_IS_DEQUE:
+            self._buffer.append(data)
+        else:
+            self._buffer.extend(data)
+        self._maybe_pause_protocol()
+
+
+class BufferedSocketTransport(SocketTransport):
+    """SocketTransport reading with recv_into into its loop's buffer.
+
+    The protocol still gets bytes of exactly what arrived (a copy made
+    after the read), so it cannot tell: same type, content and errors. The
+    loop provides _read_buffer(size)."""
+
+    def _read_ready__data_received(self):
+        _read_ready_data(self, True)
+
+
+_socket_layout_ok = _socket_layout_matches()

@@ -1,0 +1,12 @@
+# CPython's socket object as the compiled transport reads it, and the calls
+# it makes on the fd.
+from libc.stdint cimport int64_t
+
+cdef extern from "includes/sockets.h":
+    ctypedef struct fastsel_socket:
+        int fd
+        int64_t timeout_ns
+
+    # sock.recv(size) and sock.send(data) (exact bytes) of a non-blocking socket.
+    object fastsel_socket_recv(object sock, Py_ssize_t size)
+    object fastsel_socket_send(object sock, object data)
