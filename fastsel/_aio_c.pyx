@@ -1,26 +1,32 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""asyncio's loop iteration, compiled, for loops on a compiled fastsel selector.
+"""asyncio's loop iteration and the loop methods every callback and future
+uses, compiled, for loops on a compiled fastsel selector.
 
-`run_once` and `process_events` are drop-in replacements for
-BaseEventLoop._run_once and BaseSelectorEventLoop._process_events of
-CPython 3.9-3.13 (the same steps, in the same order, on the same loop
-attributes). The gain is that the wait goes straight to the selector's
-buffer of ready fds: no (key, events) tuples, no result list.
+`run_once`, `process_events`, `call_soon`, `create_future` and `get_debug`
+are drop-in replacements for the BaseEventLoop/BaseSelectorEventLoop methods
+of those names in CPython 3.9-3.13 (the same steps, in the same order, on the
+same loop attributes). The gains: the wait goes straight to the selector's
+buffer of ready fds (no (key, events) tuples, no result list); asyncio's
+handles are made and run without a Python frame of Handle.__init__ or
+Handle._run.
 
 Whenever an iteration cannot be sure it would do exactly what asyncio does
 (debug mode, a selector that is not a plain compiled fastsel one, a loop
 class whose time/_process_events/_add_callback differ from asyncio's, an
 interpreter version whose asyncio was not checked) it runs asyncio's own
-_run_once. Two things it does not look for on every iteration, to stay
-cheap: those methods replaced on a loop *instance* (a subclass is the way to
-change them), and asyncio's private tuning constants patched after import.
+_run_once; handles of other classes run their own _run, and call_soon hands
+over to asyncio's in the same way. Two things it does not look for on every
+iteration, to stay cheap: those methods replaced on a loop *instance* (a
+subclass is the way to change them), and asyncio's private tuning constants
+patched after import.
 """
 import heapq
 import sys
-from asyncio import base_events, events, format_helpers
+from asyncio import base_events, events, format_helpers, futures
 from contextvars import Context
 
-from cpython.contextvars cimport PyContext_Enter, PyContext_Exit
+from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
+from cpython.object cimport PyTypeObject
 
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
@@ -43,7 +49,10 @@ cdef object _time = base_events.time
 cdef object _asyncio_run_once = base_events.BaseEventLoop._run_once
 cdef object _asyncio_time = base_events.BaseEventLoop.time
 cdef object _asyncio_add_callback = base_events.BaseEventLoop._add_callback
+cdef object _Handle = events.Handle
+cdef object _TimerHandle = events.TimerHandle
 cdef object _asyncio_handle_run = events.Handle._run
+cdef object _asyncio_handle_init = events.Handle.__init__
 cdef object _compiled_select = Selector.select
 cdef object _logger = base_events.logger
 cdef object _format_handle = base_events._format_handle
@@ -59,6 +68,7 @@ cdef inline object _monotonic():
 
 cdef extern from "Python.h":
     object PyObject_GenericGetDict(object o, void *context)
+    object PyType_GenericNew(PyTypeObject *type, void *args, void *kwds)
     bint PyDict_Contains_ "PyDict_Contains"(object d, object key) except -1
 
 
@@ -224,18 +234,23 @@ cdef int _drop_cancelled_timers(object loop, object scheduled) except -1:
     return 0
 
 
-cdef bint _plain_handle(object handle) except -1:
-    """A handle of asyncio's own Handle or TimerHandle class, whose _run
-    is asyncio's: _run_handle does exactly what that _run does."""
-    cls = type(handle)
-    if type_check_remembers(&_handle_type_ok, cls) or type_check_remembers(&_timer_handle_type_ok, cls):
+cdef bint _plain_handle_class(object cls) except -1:
+    """asyncio's own Handle or TimerHandle class, with asyncio's _run (and
+    for Handle its __init__): what _run_handle and call_soon do in their
+    place is then exactly what those do."""
+    cdef TypeCheck *check
+    if cls is _Handle:
+        check = &_handle_type_ok
+    elif cls is _TimerHandle:
+        check = &_timer_handle_type_ok
+    else:
+        return False
+    if type_check_remembers(check, cls):
         return True
-    if cls is not events.Handle and cls is not events.TimerHandle:
+    if (cls._run is not _asyncio_handle_run
+            or cls is _Handle and cls.__init__ is not _asyncio_handle_init):
         return False
-    if cls._run is not _asyncio_handle_run:
-        return False
-    type_check_remember(
-        &_handle_type_ok if cls is events.Handle else &_timer_handle_type_ok, cls)
+    type_check_remember(check, cls)
     return True
 
 
@@ -338,8 +353,71 @@ def run_once(self):
             continue
         if self._debug:
             _run_debug(self, handle)
-        elif _plain_handle(handle):
+        elif _plain_handle_class(type(handle)):
             _run_handle(handle)
         else:
             handle._run()
     handle = None
+
+
+# ------------------------------------------------------------- call_soon
+
+cdef object _asyncio_call_soon = base_events.BaseEventLoop.call_soon
+cdef object _asyncio_call_soon_helper = base_events.BaseEventLoop._call_soon
+cdef object _asyncio_check_closed = base_events.BaseEventLoop._check_closed
+cdef object _asyncio_get_debug = base_events.BaseEventLoop.get_debug
+cdef TypeCheck _call_soon_loop_type_ok
+
+
+cdef bint _plain_call_soon_loop(object loop) except -1:
+    """A loop whose class has asyncio's versions of what call_soon calls."""
+    cls = type(loop)
+    if type_check_remembers(&_call_soon_loop_type_ok, cls):
+        return True
+    get_debug_method = getattr(cls, "get_debug", None)
+    if (getattr(cls, "_check_closed", None) is not _asyncio_check_closed
+            or getattr(cls, "_call_soon", None) is not _asyncio_call_soon_helper
+            or get_debug_method is not _asyncio_get_debug
+            and get_debug_method is not get_debug):
+        return False
+    type_check_remember(&_call_soon_loop_type_ok, cls)
+    return True
+
+
+def call_soon(self, callback, *args, context=None):
+    """BaseEventLoop.call_soon (3.9-3.13 alike): queue callback(*args) to
+    run in the next iteration, in `context` (by default a copy of the
+    current one); returns its Handle.
+
+    The Handle gets what asyncio's Handle.__init__ would give it, without
+    running that Python method. asyncio's own call_soon runs instead in debug
+    mode (which records where the call came from), and whenever the loop's
+    class or asyncio's Handle differ from asyncio's own."""
+    if (not _plain_call_soon_loop(self) or self._debug
+            or events.Handle is not _Handle or not _plain_handle_class(_Handle)):
+        return _asyncio_call_soon(self, callback, *args, context=context)
+    if self._closed:
+        raise RuntimeError('Event loop is closed')
+    handle = PyType_GenericNew(<PyTypeObject *>_Handle, NULL, NULL)
+    handle._context = PyContext_CopyCurrent() if context is None else context
+    handle._loop = self
+    handle._callback = callback
+    handle._args = args
+    handle._cancelled = False
+    handle._repr = None
+    handle._source_traceback = None
+    self._ready.append(handle)
+    return handle
+
+
+# ------------------------------------------ what futures ask of their loop
+
+def get_debug(self):
+    """BaseEventLoop.get_debug: whether the loop is in debug mode (every
+    Future and Task asks when it is made)."""
+    return self._debug
+
+
+def create_future(self):
+    """BaseEventLoop.create_future: a Future attached to this loop."""
+    return futures.Future(loop=self)

@@ -47,6 +47,9 @@ if _compiled is not None and _compiled.SUPPORTED:
 
         _run_once = _compiled.run_once
         _process_events = _compiled.process_events
+        call_soon = _compiled.call_soon
+        create_future = _compiled.create_future
+        get_debug = _compiled.get_debug
         _socket_transport = SocketTransport
 
         def _make_socket_transport(self, sock, protocol, waiter=None, *,

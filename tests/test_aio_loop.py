@@ -452,3 +452,84 @@ def test_slow_callback_warning_in_debug(make_loop, caplog):
         loop.run_forever()
     assert any("took" in r.getMessage() and "slow_then_debug" in r.getMessage()
                for r in caplog.records)
+
+
+# ----------------------------------------------------------------- call_soon
+
+def soon_handle_state(loop, **kwargs):
+    """What call_soon gives back, in terms comparable across loops."""
+    handle = loop.call_soon(print, 1, "two", **kwargs)
+    state = (type(handle), handle._callback, handle._args, handle._cancelled,
+             handle._loop is loop, handle._repr, handle._source_traceback,
+             type(handle._context), repr(handle), handle in loop._ready)
+    handle.cancel()
+    return state
+
+
+@pytest.mark.parametrize("with_context", [False, True])
+def test_call_soon_makes_asyncios_handle(make_loop, with_context):
+    import contextvars
+
+    kwargs = {"context": contextvars.Context()} if with_context else {}
+    reference = make_loop(asyncio.SelectorEventLoop)
+    loop = make_loop(aio.EventLoop)
+    assert soon_handle_state(loop, **kwargs) == soon_handle_state(reference, **kwargs)
+    if with_context:
+        assert loop.call_soon(print, **kwargs)._context is kwargs["context"]
+
+
+def test_call_soon_on_a_closed_loop(make_loop):
+    loop = make_loop(aio.EventLoop)
+    loop.close()
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.call_soon(print)
+
+
+def test_call_soon_in_debug_records_the_caller(make_loop):
+    loop = make_loop(aio.EventLoop)
+    loop.set_debug(True)
+    handle = loop.call_soon(print)  # the line recorded
+    frame = handle._source_traceback[-1]
+    assert frame.name == "test_call_soon_in_debug_records_the_caller"
+    assert "the line recorded" in frame.line
+    handle.cancel()
+
+
+def test_call_soon_defers_to_overridden_helpers(make_loop, monkeypatch):
+    from asyncio import events
+
+    made = []
+
+    class OwnHandle(events.Handle):
+        __slots__ = ()
+
+    class Recording(aio.EventLoop):
+        def _call_soon(self, callback, args, context):
+            made.append(callback)
+            return super()._call_soon(callback, args, context)
+
+    loop = make_loop(Recording)
+    loop.call_soon(print).cancel()
+    assert made == [print]
+    plain = make_loop(aio.EventLoop)
+    monkeypatch.setattr(events, "Handle", OwnHandle)
+    assert type(plain.call_soon(print)) is OwnHandle
+
+
+def test_create_future_and_get_debug_as_asyncio(make_loop, monkeypatch):
+    from asyncio import futures
+
+    loop = make_loop(aio.EventLoop)
+    future = loop.create_future()
+    assert type(future) is asyncio.Future and future.get_loop() is loop
+    assert loop.get_debug() is False
+    loop.set_debug(True)
+    assert loop.get_debug() is True
+    assert loop.create_future()._source_traceback  # the Future asked get_debug()
+
+    class OwnFuture(asyncio.Future):
+        pass
+
+    # Looked up at each call, as asyncio's create_future does.
+    monkeypatch.setattr(futures, "Future", OwnFuture)
+    assert type(loop.create_future()) is OwnFuture
