@@ -234,7 +234,10 @@ def serve_child(name, port, connections):
         sock, _ = listener.accept()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         server.add(sock)
-    server.serve(math.inf)
+    try:
+        server.serve(math.inf)
+    except ConnectionResetError:
+        pass  # wrk resets its connections when it stops; the parent kills us next
 
 
 WRK_REQUESTS = re.compile(r"(\d+) requests in ([\d.]+)(\w+)")

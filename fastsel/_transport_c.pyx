@@ -86,6 +86,11 @@ cdef inline object _send(object sock, object data):
     return sock.send(data)
 
 
+def _makes_calls_itself(sock):
+    """Whether the transport makes recv/send itself on sock (for tests)."""
+    return _direct(sock)
+
+
 def _socket_layout_matches():
     """includes/sockets.h reads fd and timeout right on this interpreter."""
     try:

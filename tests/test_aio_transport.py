@@ -415,3 +415,33 @@ def test_socket_methods_replaced_are_called(loop, monkeypatch):
     assert "send" in calls
     if type(loop) is aio.EventLoop:  # the buffered transport uses recv_into
         assert "recv" in calls
+
+
+def test_which_sockets_get_the_direct_calls(monkeypatch):
+    from fastsel import _transport_c
+
+    assert _transport_c._socket_layout_matches()  # CPython on POSIX: always
+
+    class Subclass(socket.socket):
+        pass
+
+    a, b = socket.socketpair()
+    sub = Subclass()
+    try:
+        a.setblocking(False)
+        sub.setblocking(False)
+        assert _transport_c._makes_calls_itself(a)
+        assert not _transport_c._makes_calls_itself(b)  # blocking
+        assert not _transport_c._makes_calls_itself(sub)
+        assert not _transport_c._makes_calls_itself(mock.Mock(socket.socket))
+        a.settimeout(1)
+        assert not _transport_c._makes_calls_itself(a)
+        a.setblocking(False)
+        monkeypatch.setattr(socket.socket, "send", lambda self, data: 0)
+        assert not _transport_c._makes_calls_itself(a)
+        monkeypatch.undo()
+        assert _transport_c._makes_calls_itself(a)
+    finally:
+        a.close()
+        b.close()
+        sub.close()
