@@ -3,8 +3,8 @@
 
 SocketTransport is asyncio's own _SelectorSocketTransport (a subclass of it:
 same attributes, same close/pause/flow control/sendfile code) in which the
-three methods that run for every request are compiled: _read_ready,
-_read_ready__data_received and write. Each does the steps of CPython
+methods that run for every request are compiled: _read_ready,
+_read_ready__data_received, write and is_closing. Each does the steps of CPython
 3.9-3.13's version in the same order, with the same checks, exceptions and
 messages; where the versions differ (what write() keeps of a partial send)
 it follows the running one. Module globals asyncio looks up at call time
@@ -169,6 +169,10 @@ cdef int _read_ready_data(object transport, bint reuse_buffer) except -1:
 
 class SocketTransport(selector_events._SelectorSocketTransport):
     """asyncio's socket transport, its read and write paths compiled."""
+
+    def is_closing(self):
+        # Asked by every StreamWriter.drain().
+        return self._closing
 
     def _read_ready(self):
         self._read_ready_cb()
