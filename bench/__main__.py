@@ -15,7 +15,7 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 # the fastest of `repeat` batches of about `batch` seconds.
 SETTINGS = {
     "quick": dict(rounds=21, micro_repeat=3, micro_batch=0.003,
-                  server_repeat=5, server_batch=0.005, wrk_rounds=3, wrk_seconds=2),
+                  server_repeat=3, server_batch=0.02, wrk_rounds=3, wrk_seconds=2),
     "full": dict(rounds=31, micro_repeat=5, micro_batch=0.005,
                  server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=5),
     "smoke": dict(rounds=1, micro_repeat=1, micro_batch=0.0005,
