@@ -273,13 +273,9 @@ def registry(env):
         cls = env.impls["fastsel-c"].EpollSelector
         event_loops.append(("asyncio + fastsel-c", lambda: asyncio.SelectorEventLoop(cls())))
     missing = []
-    aio = getattr(env.fastsel, "aio", None)
-    aio_loop = getattr(aio, "EventLoop", None)
+    aio_loop = getattr(getattr(env.fastsel, "aio", None), "EventLoop", None)
     if aio_loop is not None:
         event_loops.append(("fastsel.aio.EventLoop", aio_loop))
-        buffered = getattr(aio, "BufferedEventLoop", aio_loop)
-        if buffered is not aio_loop:
-            event_loops.append(("fastsel.aio.BufferedEventLoop", buffered))
     else:
         missing.append("fastsel.aio.EventLoop: not in this fastsel")
     if env.uvloop is not None:
@@ -288,8 +284,8 @@ def registry(env):
         missing.append("uvloop: not installed (pip install uvloop)")
     for suffix, server in (("", AsyncioServer), (STREAMS, StreamsServer)):
         for name, make_loop in event_loops:
-            if suffix and name in ("asyncio + fastsel-c", "fastsel.aio.BufferedEventLoop"):
-                continue  # the protocol servers already show what these change
+            if suffix and name == "asyncio + fastsel-c":
+                continue  # the protocol servers already show what the selector changes
             entries.append((Spec(name + suffix, lambda s=server, m=make_loop: s(m()),
                                  versus=None if name == ASYNCIO else ASYNCIO + suffix), None))
     entries.extend((None, reason) for reason in missing)

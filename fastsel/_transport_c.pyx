@@ -12,20 +12,17 @@ it follows the running one. Module globals asyncio looks up at call time
 time here too, so patching them works as it does on asyncio's transport.
 
 On a plain non-blocking socket.socket (what asyncio always has) the
-transport makes recv(2) and send(2) itself, exactly as the socket's methods
-would (same buffer size, EINTR retries, exceptions), minus their argument
-parsing and the release of the GIL around a call that cannot wait.
-
-BufferedSocketTransport also reads into one buffer its loop reuses instead
-of asyncio's fresh recv(max_size) bytes (see fastsel.aio.BufferedEventLoop).
+transport makes recv(2) and send(2) itself, as the socket's methods would
+(same read size, EINTR retries, results and exceptions), minus their argument
+parsing and the release of the GIL around a call that cannot wait. Reads
+land in one buffer and are copied out (see includes/sockets.h), so a read
+no longer allocates asyncio's max_size of 256 KiB each time.
 """
 import _socket
 import socket
 import sys
 from asyncio import constants, selector_events
 
-from cpython.bytearray cimport PyByteArray_AS_STRING
-from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.exc cimport PyErr_Clear
 
 from .includes.sockets cimport fastsel_socket, fastsel_socket_recv, fastsel_socket_send
@@ -123,28 +120,12 @@ cdef inline bint _sent_whole(object data, object sent):
             and type(sent) is int and sent == Py_SIZE(data))
 
 
-# The largest max_size BufferedSocketTransport keeps a buffer of.
-cdef Py_ssize_t _LARGEST_REUSED_BUFFER = 1 << 24
-
-
-cdef bytes _recv_reusing(object transport, object size):
-    """What sock.recv(size) returns, read with recv_into into the buffer the
-    transport's loop reuses, then copied out."""
-    cdef bytearray buf = transport._loop._read_buffer(size)
-    cdef Py_ssize_t nbytes = transport._sock.recv_into(buf, size)
-    return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buf), nbytes)
-
-
-cdef int _read_ready_data(object transport, bint reuse_buffer) except -1:
+cdef int _read_ready_data(object transport) except -1:
     """_SelectorSocketTransport._read_ready__data_received (3.9-3.13 alike)."""
     if transport._conn_lost:
         return 0
     try:
-        size = transport.max_size
-        if reuse_buffer and type(size) is int and 0 < size <= _LARGEST_REUSED_BUFFER:
-            data = _recv_reusing(transport, size)
-        else:  # also sizes no buffer is kept for: asyncio's read and errors
-            data = _recv(transport._sock, size)
+        data = _recv(transport._sock, transport.max_size)
     except (BlockingIOError, InterruptedError):
         return 0
     except (SystemExit, KeyboardInterrupt):
@@ -178,7 +159,7 @@ class SocketTransport(selector_events._SelectorSocketTransport):
         self._read_ready_cb()
 
     def _read_ready__data_received(self):
-        _read_ready_data(self, False)
+        _read_ready_data(self)
 
     def write(self, data):
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -222,17 +203,6 @@ class SocketTransport(selector_events._SelectorSocketTransport):
         else:
             self._buffer.extend(data)
         self._maybe_pause_protocol()
-
-
-class BufferedSocketTransport(SocketTransport):
-    """SocketTransport reading with recv_into into its loop's buffer.
-
-    The protocol still gets bytes of exactly what arrived (a copy made
-    after the read), so it cannot tell: same type, content and errors. The
-    loop provides _read_buffer(size)."""
-
-    def _read_ready__data_received(self):
-        _read_ready_data(self, True)
 
 
 _socket_layout_ok = _socket_layout_matches()

@@ -10,7 +10,6 @@ futures, tasks. With the compiled implementation the loop iteration itself
 the same steps as asyncio's and falls back to asyncio's own code whenever it
 could not do exactly that. So are the per-request methods of its socket
 transports, a subclass of asyncio's (see fastsel._transport_c).
-BufferedEventLoop also reads into a buffer the loop reuses.
 """
 import asyncio
 import sys
@@ -19,7 +18,7 @@ from asyncio import events
 
 from . import DefaultSelector, IMPLEMENTATION
 
-__all__ = ["BufferedEventLoop", "EventLoop", "new_event_loop", "run"]
+__all__ = ["EventLoop", "new_event_loop", "run"]
 
 _compiled = None
 if IMPLEMENTATION == "c":
@@ -36,7 +35,7 @@ class _PureEventLoop(asyncio.SelectorEventLoop):
 
 
 if _compiled is not None and _compiled.SUPPORTED:
-    from ._transport_c import BufferedSocketTransport, SocketTransport
+    from ._transport_c import SocketTransport
 
     # asyncio 3.12+ checks that no transport owns the fd yet.
     _CHECKS_FD_HAS_NO_TRANSPORT = sys.version_info >= (3, 12)
@@ -50,38 +49,17 @@ if _compiled is not None and _compiled.SUPPORTED:
         call_soon = _compiled.call_soon
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
-        _socket_transport = SocketTransport
 
         def _make_socket_transport(self, sock, protocol, waiter=None, *,
                                    extra=None, server=None):
             if _CHECKS_FD_HAS_NO_TRANSPORT:
                 self._ensure_fd_no_transport(sock)
-            return self._socket_transport(self, sock, protocol, waiter,
-                                          extra, server)
-
-    class BufferedEventLoop(EventLoop):
-        """EventLoop whose socket transports read into one reused buffer.
-
-        Worth it where glibc serves asyncio's 256 KiB reads with mmap/munmap
-        (a process whose malloc threshold never rose); where it does not, the
-        copy out of the buffer costs more than it saves, so it is opt-in."""
-
-        _socket_transport = BufferedSocketTransport
-        _read_bytes = None
-
-        def _read_buffer(self, size):
-            """The loop's read buffer, at least size bytes long."""
-            buf = self._read_bytes
-            if buf is None or len(buf) < size:
-                buf = self._read_bytes = bytearray(size)
-            return buf
+            return SocketTransport(self, sock, protocol, waiter, extra, server)
 
 else:
 
     class EventLoop(_PureEventLoop):
         """asyncio's SelectorEventLoop on fastsel's DefaultSelector."""
-
-    BufferedEventLoop = EventLoop
 
 
 def new_event_loop():

@@ -1,7 +1,8 @@
 """fastsel.aio's socket transports, whose read and write paths are compiled:
 CPython's own unit tests of asyncio's socket transport run on them, and
 protocols see what they see on asyncio's transport (bytes, whole, never
-overwritten by a later read with the reused buffer), EOF and errors included."""
+overwritten by a later read into the shared read buffer), EOF and errors
+included."""
 import asyncio
 import socket
 import struct
@@ -25,9 +26,9 @@ except ImportError:  # interpreters built without their test package
 
 def _cpython_transport_cases():
     """CPython's SelectorSocketTransport*Tests with the transport they build
-    being fastsel's compiled SocketTransport (their loop is a test double, so
-    the reused-buffer variant, which asks its loop for the buffer, is tested
-    end to end below instead)."""
+    being fastsel's compiled SocketTransport (their sockets are test doubles:
+    the calls the transport makes itself on real sockets are tested end to
+    end below)."""
     if test_selector_events is None or fastsel.IMPLEMENTATION != "c":
         return {}
     from fastsel._transport_c import SocketTransport
@@ -98,26 +99,18 @@ def exchange(loop, payloads, shutdown=True):
         theirs.close()
 
 
-@pytest.fixture(params=["EventLoop", "BufferedEventLoop"])
-def loop(request):
-    loop = getattr(aio, request.param)()
+@pytest.fixture
+def loop():
+    loop = aio.EventLoop()
     yield loop
     loop.close()
 
 
-@pytest.mark.parametrize("make_loop, transport_name", [
-    (aio.EventLoop, "SocketTransport"),
-    (aio.BufferedEventLoop, "BufferedSocketTransport"),
-])
-def test_transport_is_the_compiled_one(make_loop, transport_name):
+def test_transport_is_the_compiled_one(loop):
     from asyncio import selector_events
 
-    loop = make_loop()
-    try:
-        transport, protocol, exc = exchange(loop, [b"x"])
-    finally:
-        loop.close()
-    assert type(transport).__name__ == transport_name
+    transport, protocol, exc = exchange(loop, [b"x"])
+    assert type(transport).__name__ == "SocketTransport"
     assert type(transport).__module__ == "fastsel._transport_c"
     assert isinstance(transport, selector_events._SelectorSocketTransport)
 
@@ -137,9 +130,8 @@ def test_more_than_one_buffer_per_read(loop):
     assert max(map(len, protocol.chunks)) <= transport.max_size
 
 
-@pytest.mark.parametrize("make_loop", [aio.BufferedEventLoop, aio.new_event_loop,
-                                       asyncio.SelectorEventLoop],
-                         ids=["fastsel.aio buffered", "fastsel.aio", "asyncio"])
+@pytest.mark.parametrize("make_loop", [aio.new_event_loop, asyncio.SelectorEventLoop],
+                         ids=["fastsel.aio", "asyncio"])
 def test_connection_reset_reaches_connection_lost(make_loop):
     """A read error closes the transport with it, as asyncio's does."""
     loop = make_loop()
@@ -370,6 +362,10 @@ def _negative_max_size(transport, peer):
     transport.max_size = -1
 
 
+def _max_size_above_the_read_buffer(transport, peer):
+    transport.max_size = 1 << 20  # read into a bytes object of that size
+
+
 def _huge_max_size(transport, peer):
     transport.max_size = 1 << 70
 
@@ -384,7 +380,7 @@ def _socket_with_a_timeout(transport, peer):
 
 @pytest.mark.parametrize("tamper", [
     _plain, _peer_closed, _socket_closed_underneath, _negative_max_size,
-    _huge_max_size, _max_size_not_an_int, _socket_with_a_timeout,
+    _max_size_above_the_read_buffer, _huge_max_size, _max_size_not_an_int, _socket_with_a_timeout,
 ], ids=lambda f: f.__name__.strip("_"))
 def test_socket_calls_as_asyncio_makes_them(loop, tamper):
     reference = asyncio.SelectorEventLoop()
@@ -412,9 +408,7 @@ def test_socket_methods_replaced_are_called(loop, monkeypatch):
     monkeypatch.setattr(socket.socket, "recv", spy("recv"))
     monkeypatch.setattr(socket.socket, "send", spy("send"))
     assert socket_scenario(loop, _plain) == expected
-    assert "send" in calls
-    if type(loop) is aio.EventLoop:  # the buffered transport uses recv_into
-        assert "recv" in calls
+    assert "send" in calls and "recv" in calls
 
 
 def test_which_sockets_get_the_direct_calls(monkeypatch):

@@ -28,24 +28,45 @@ typedef struct {
    and exceptions as socket.socket's methods, without their argument parsing
    and with the GIL kept, as a non-blocking call does not wait. */
 
+/* Reads of up to this size (asyncio's max_size) land in one buffer and are
+   copied out into bytes of what arrived, where socket.recv allocates the
+   whole size per read and shrinks it after: glibc can serve each such
+   allocation with mmap and munmap. The GIL guards the buffer: no Python code
+   runs between a read and its copy. */
+#define FASTSEL_READ_BUFFER_SIZE (256 * 1024)
+static char fastsel_read_buffer[FASTSEL_READ_BUFFER_SIZE];
+
+static ssize_t
+fastsel_recv_retrying(PyObject *sock, char *buf, Py_ssize_t size)
+{
+    ssize_t n;
+    for (;;) {
+        n = recv(((fastsel_socket *)sock)->fd, buf, (size_t)size, 0);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        if (PyErr_CheckSignals() < 0)
+            return -1;
+    }
+}
+
 static PyObject *
 fastsel_socket_recv(PyObject *sock, Py_ssize_t size)
 {
-    PyObject *data = PyBytes_FromStringAndSize(NULL, size);
+    PyObject *data;
     ssize_t n;
+    if (size <= FASTSEL_READ_BUFFER_SIZE) {
+        n = fastsel_recv_retrying(sock, fastsel_read_buffer, size);
+        return n < 0 ? NULL : PyBytes_FromStringAndSize(fastsel_read_buffer, n);
+    }
+    data = PyBytes_FromStringAndSize(NULL, size);
     if (data == NULL)
         return NULL;
-    for (;;) {
-        n = recv(((fastsel_socket *)sock)->fd, PyBytes_AS_STRING(data), (size_t)size, 0);
-        if (n >= 0)
-            break;
-        if (errno == EINTR) {
-            if (PyErr_CheckSignals() == 0)
-                continue;
-        }
-        else {
-            PyErr_SetFromErrno(PyExc_OSError);
-        }
+    n = fastsel_recv_retrying(sock, PyBytes_AS_STRING(data), size);
+    if (n < 0) {
         Py_DECREF(data);
         return NULL;
     }
