@@ -4,10 +4,10 @@
 SocketTransport is asyncio's own _SelectorSocketTransport (a subclass of it:
 same attributes, same close/pause/flow control/sendfile code) in which the
 methods that run for every request are compiled: _read_ready,
-_read_ready__data_received, write and is_closing. Each does the steps of CPython
-3.9-3.13's version in the same order, with the same checks, exceptions and
-messages; where the versions differ (what write() keeps of a partial send)
-it follows the running one. Module globals asyncio looks up at call time
+_read_ready__data_received, write and is_closing. Each does the steps of
+CPython 3.9-3.13's version in the same order, with the same checks,
+exceptions and messages; where the versions differ (what write() keeps of a
+partial send) it follows the running one. Module globals asyncio looks up at call time
 (its logger, the lost-connection warning threshold) are looked up at call
 time here too, so patching them works as it does on asyncio's transport.
 
@@ -89,12 +89,19 @@ def _makes_calls_itself(sock):
 
 
 def _socket_layout_matches():
-    """includes/sockets.h reads fd and timeout right on this interpreter."""
+    """includes/sockets.h reads fd and timeout right on this interpreter.
+
+    socket.socket must also be the stdlib's class over _socket.socket (a
+    library may have replaced it, gevent's wraps a socket instead)."""
+    if not (isinstance(_Socket, type) and issubclass(_Socket, _socket.socket)):
+        return False
     try:
         a, b = socket.socketpair()
     except OSError:
         return False
     try:
+        if type(a) is not _Socket or type(b) is not _Socket:
+            return False
         a.setblocking(False)
         b.settimeout(2.5)
         seen = [(<fastsel_socket *>a).fd, (<fastsel_socket *>a).timeout_ns,
@@ -103,8 +110,7 @@ def _socket_layout_matches():
         blocking = (<fastsel_socket *>b).timeout_ns  # negative (-1 s)
         expected = [a.fileno(), 0, b.fileno(), 2_500_000_000]
         a.close()
-        return (type(a) is _Socket and seen == expected and blocking < 0
-                and (<fastsel_socket *>a).fd == -1)
+        return seen == expected and blocking < 0 and (<fastsel_socket *>a).fd == -1
     finally:
         a.close()
         b.close()

@@ -439,3 +439,33 @@ def test_which_sockets_get_the_direct_calls(monkeypatch):
         a.close()
         b.close()
         sub.close()
+
+
+def test_a_replaced_socket_class_turns_the_direct_calls_off():
+    """A library that replaced socket.socket before fastsel was imported
+    (gevent's class wraps a socket): the transport keeps to socket methods."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import socket
+
+        class Wrapper:
+            def __init__(self, *args, **kwargs):
+                self._sock = socket._socket.socket(*args, **kwargs)
+
+            def __getattr__(self, name):
+                return getattr(self._sock, name)
+
+        socket.socket = Wrapper
+        from fastsel import _transport_c
+        raw = socket._socket.socket()
+        raw.setblocking(False)
+        print(_transport_c._socket_layout_matches(),
+              _transport_c._makes_calls_itself(raw),
+              _transport_c._makes_calls_itself(Wrapper()))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "False", "False"]
