@@ -4,12 +4,13 @@
     fastsel.aio.run(main())          # instead of asyncio.run(main())
 
 The names match uvloop's (EventLoop, new_event_loop, EventLoopPolicy, run).
-Everything above the selector is asyncio's own: transports, streams,
-futures, tasks. With the compiled implementation the loop iteration itself
-(_run_once, _process_events) is compiled too (see fastsel._aio_c); it does
-the same steps as asyncio's and falls back to asyncio's own code whenever it
-could not do exactly that. So are the per-request methods of its socket
-transports, a subclass of asyncio's (see fastsel._transport_c).
+Streams, futures and tasks are asyncio's own. With the compiled
+implementation, the loop iteration (_run_once, _process_events) and the loop
+methods every callback and future uses (call_soon, create_future, get_debug)
+are compiled (see fastsel._aio_c), and so are the per-request methods of the
+socket transport, a subclass of asyncio's (see fastsel._transport_c). Each
+does the same steps as asyncio's and hands over to asyncio's own code
+whenever it could not do exactly that.
 """
 import asyncio
 import sys
