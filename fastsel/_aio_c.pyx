@@ -88,18 +88,23 @@ cdef bint _plain_selector(object selector) except -1:
     return not PyDict_Contains_(PyObject_GenericGetDict(selector, NULL), "select")
 
 
-cdef bint _plain_loop(object loop) except -1:
-    """A loop whose class has asyncio's own versions of the helpers that
-    this module inlines."""
-    cls = type(loop)
-    if type_check_remembers(&_loop_type_ok, cls):
+cdef bint _class_keeps(TypeCheck *check, object cls, tuple methods) except -1:
+    """cls has, under each name of methods' (name, allowed objects) pairs,
+    one of the allowed objects: asyncio's own method, or this module's
+    version of it. Remembered in check until cls changes."""
+    if type_check_remembers(check, cls):
         return True
-    if (getattr(cls, "time", None) is not _asyncio_time
-            or getattr(cls, "_process_events", None) is not process_events
-            or getattr(cls, "_add_callback", None) is not _asyncio_add_callback):
-        return False
-    type_check_remember(&_loop_type_ok, cls)
+    for name, allowed in methods:
+        if getattr(cls, name, None) not in allowed:
+            return False
+    type_check_remember(check, cls)
     return True
+
+
+cdef inline bint _plain_loop(object loop) except -1:
+    """A loop whose class has asyncio's own versions of the helpers that
+    the iteration inlines."""
+    return _class_keeps(&_loop_type_ok, type(loop), _ITERATION_HELPERS)
 
 
 cdef inline int _add_callback(object loop, object append, object handle,
@@ -312,6 +317,15 @@ cdef int _run_debug(object loop, object handle) except -1:
     return 0
 
 
+# What the iteration inlines, with the versions it accepts (set here, once
+# process_events exists).
+cdef tuple _ITERATION_HELPERS = (
+    ("time", (_asyncio_time,)),
+    ("_process_events", (process_events,)),
+    ("_add_callback", (_asyncio_add_callback,)),
+)
+
+
 def run_once(self):
     """BaseEventLoop._run_once: one iteration of the loop.
 
@@ -369,19 +383,9 @@ cdef object _asyncio_get_debug = base_events.BaseEventLoop.get_debug
 cdef TypeCheck _call_soon_loop_type_ok
 
 
-cdef bint _plain_call_soon_loop(object loop) except -1:
+cdef inline bint _plain_call_soon_loop(object loop) except -1:
     """A loop whose class has asyncio's versions of what call_soon calls."""
-    cls = type(loop)
-    if type_check_remembers(&_call_soon_loop_type_ok, cls):
-        return True
-    get_debug_method = getattr(cls, "get_debug", None)
-    if (getattr(cls, "_check_closed", None) is not _asyncio_check_closed
-            or getattr(cls, "_call_soon", None) is not _asyncio_call_soon_helper
-            or get_debug_method is not _asyncio_get_debug
-            and get_debug_method is not get_debug):
-        return False
-    type_check_remember(&_call_soon_loop_type_ok, cls)
-    return True
+    return _class_keeps(&_call_soon_loop_type_ok, type(loop), _CALL_SOON_HELPERS)
 
 
 def call_soon(self, callback, *args, context=None):
@@ -421,3 +425,11 @@ def get_debug(self):
 def create_future(self):
     """BaseEventLoop.create_future: a Future attached to this loop."""
     return futures.Future(loop=self)
+
+
+# What call_soon relies on, with the versions it accepts.
+cdef tuple _CALL_SOON_HELPERS = (
+    ("_check_closed", (_asyncio_check_closed,)),
+    ("_call_soon", (_asyncio_call_soon_helper,)),
+    ("get_debug", (_asyncio_get_debug, get_debug)),
+)

@@ -19,20 +19,27 @@ compiled = pytest.mark.skipif(
     fastsel.IMPLEMENTATION != "c", reason="the compiled implementation is not live")
 
 
-def asyncio_run_once_calls(loop, coro):
-    """Run coro on loop; count how often asyncio's own _run_once ran."""
-    target = base_events.BaseEventLoop._run_once.__code__
-    calls = []
+def python_calls(loop, coro, functions):
+    """Run coro on loop; return its result and how often each of the Python
+    functions ran, in order."""
+    codes = [function.__code__ for function in functions]
+    counts = [0] * len(codes)
 
     def profile(frame, event, arg):
-        if event == "call" and frame.f_code is target:
-            calls.append(1)
+        if event == "call" and frame.f_code in codes:
+            counts[codes.index(frame.f_code)] += 1
 
     sys.setprofile(profile)
     try:
-        return loop.run_until_complete(coro), len(calls)
+        return loop.run_until_complete(coro), counts
     finally:
         sys.setprofile(None)
+
+
+def asyncio_run_once_calls(loop, coro):
+    """Run coro on loop; count how often asyncio's own _run_once ran."""
+    result, (count,) = python_calls(loop, coro, [base_events.BaseEventLoop._run_once])
+    return result, count
 
 
 async def echo_once():
@@ -170,6 +177,26 @@ def test_compiled_iteration_is_used(make_loop):
     result, fallbacks = asyncio_run_once_calls(loop, echo_once())
     assert result == b"pong"
     assert fallbacks == 0
+
+
+@compiled
+def test_asyncios_python_hot_path_is_not_run(make_loop):
+    """A streams exchange on aio.EventLoop runs none of the asyncio Python
+    methods fastsel compiles; on asyncio's own loop it runs all of them."""
+    from asyncio import events, futures, selector_events
+
+    transport = selector_events._SelectorSocketTransport
+    replaced = [base_events.BaseEventLoop._call_soon, events.Handle._run,
+                base_events.BaseEventLoop.call_soon, base_events.BaseEventLoop.create_future,
+                base_events.BaseEventLoop.get_debug, transport._read_ready,
+                transport._read_ready__data_received, transport.write]
+    assert futures.Future is asyncio.Future  # the C Future, which calls get_debug()
+    reference = make_loop(asyncio.SelectorEventLoop)
+    result, counts = python_calls(reference, echo_once(), replaced)
+    assert result == b"pong" and all(counts), counts
+    loop = make_loop(aio.EventLoop)
+    result, counts = python_calls(loop, echo_once(), replaced)
+    assert result == b"pong" and counts == [0] * len(replaced)
 
 
 @compiled
