@@ -4,8 +4,8 @@ uses, compiled, for loops on a compiled fastsel selector.
 
 `run_once`, `process_events`, `call_soon`, `create_future` and `get_debug`
 are drop-in replacements for the BaseEventLoop/BaseSelectorEventLoop methods
-of those names in CPython 3.9-3.13 (the same steps, in the same order, on the
-same loop attributes). The gains: the wait goes straight to the selector's
+of those names in every CPython that fastsel._asyncio_versions mirrors
+(the same steps, in the same order, on the same loop attributes). The gains: the wait goes straight to the selector's
 buffer of ready fds (no (key, events) tuples, no result list); asyncio's
 handles are made and run without a Python frame of Handle.__init__ or
 Handle._run.
@@ -21,30 +21,30 @@ subclass is the way to change them), and asyncio's private tuning constants
 patched after import.
 """
 import heapq
-import sys
+import math
 from asyncio import base_events, events, format_helpers, futures
 from contextvars import Context
 
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
 from cpython.object cimport PyTypeObject
 
+from ._asyncio_versions import has, mirrored
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
-# The asyncio versions whose _run_once/_process_events this module mirrors.
-SUPPORTED = (3, 9) <= sys.version_info[:2] <= (3, 13)
-
-cdef bint _PY39 = sys.version_info[:2] == (3, 9)
-# 3.13 clamps the timeout with comparisons; before, with min(max(0, t), MAX):
-# they differ only for a NaN deadline (3.13: ValueError from select, else 0).
-cdef bint _CLAMP_WITH_COMPARISONS = sys.version_info[:2] >= (3, 13)
-# 3.13's Handle._run formats a failing callback with the loop's debug flag.
-cdef bint _FORMAT_WITH_DEBUG = sys.version_info[:2] >= (3, 13)
+# Whether this interpreter's asyncio is one this module mirrors, and how it
+# differs from the others (see fastsel._asyncio_versions).
+SUPPORTED = mirrored()
+cdef bint _ADD_CALLBACK_ASSERTS_HANDLE = has("add_callback_asserts_handle")
+cdef bint _CLAMP_WITH_COMPARISONS = has("timeout_clamped_by_comparisons")
+cdef bint _FORMAT_WITH_DEBUG = has("handle_error_formats_with_debug")
+cdef bint _DUE_WINDOW_AT_LEAST_ULP = has("due_window_at_least_ulp")
 cdef int EVENT_READ = 1
 cdef int EVENT_WRITE = 2
 
 cdef object _heappop = heapq.heappop
 cdef object _heapify = heapq.heapify
+cdef object _ulp = math.ulp
 cdef object _time = base_events.time
 cdef object _asyncio_run_once = base_events.BaseEventLoop._run_once
 cdef object _asyncio_time = base_events.BaseEventLoop.time
@@ -110,9 +110,9 @@ cdef inline bint _plain_loop(object loop) except -1:
 cdef inline int _add_callback(object loop, object append, object handle,
                               bint inline) except -1:
     # BaseEventLoop._add_callback, inlined when the loop's class has that one
-    # (_plain_loop); 3.9's also asserts the handle's type. `append` is the
+    # (_plain_loop), unless that one asserts the handle's type. `append` is the
     # ready queue's bound append.
-    if _PY39 or not inline:
+    if _ADD_CALLBACK_ASSERTS_HANDLE or not inline:
         loop._add_callback(handle)
     elif not handle._cancelled:
         append(handle)
@@ -276,7 +276,7 @@ cdef int _call_in_context(object context, object callback,
 
 
 cdef int _run_handle(object handle) except -1:
-    """events.Handle._run (3.9-3.13): the callback in its context; errors
+    """events.Handle._run: the callback in its context; errors
     other than SystemExit and KeyboardInterrupt go to the handle's loop's
     exception handler with the same context dict."""
     try:
@@ -348,7 +348,13 @@ def run_once(self):
     _wait_and_dispatch(self, append, <Selector>selector, _timeout_ms(timeout))
 
     # Timers that are due move to the ready queue.
-    end_time = _monotonic() + self._clock_resolution
+    if _DUE_WINDOW_AT_LEAST_ULP:
+        # Strictly after now, even where the clock's resolution is below
+        # the spacing of floats at now.
+        now = _monotonic()
+        end_time = now + max(self._clock_resolution, _ulp(now))
+    else:
+        end_time = _monotonic() + self._clock_resolution
     while scheduled:
         handle = scheduled[0]
         if handle._when >= end_time:
@@ -389,7 +395,7 @@ cdef inline bint _plain_call_soon_loop(object loop) except -1:
 
 
 def call_soon(self, callback, *args, context=None):
-    """BaseEventLoop.call_soon (3.9-3.13 alike): queue callback(*args) to
+    """BaseEventLoop.call_soon (alike in every mirrored version): queue callback(*args) to
     run in the next iteration, in `context` (by default a copy of the
     current one); returns its Handle.
 

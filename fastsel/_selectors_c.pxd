@@ -76,10 +76,11 @@ cdef class Selector:
     # Core, callable from other compiled modules.
     cdef char *_take_buffer(self) except NULL
     cdef void _give_back(self, char *buf)
-    cdef int _wait_retrying(self, char *buf, int nslots, int timeout_ms) except -1
-    cdef list _select(self, int timeout_ms)
-    cdef int _timeout_for_wait(self, object timeout) except -2
-    cdef Py_ssize_t _dispatch(self, int timeout_ms) except -1
+    cdef int _wait_retrying(self, char *buf, int nslots, long long timeout_ms) except -1
+    cdef list _select(self, long long timeout_ms)
+    cdef long long _longest_wait_ms(self) noexcept
+    cdef long long _timeout_for_wait(self, object timeout) except -2
+    cdef Py_ssize_t _dispatch(self, long long timeout_ms) except -1
 
 
 cdef class EpollSelector(Selector):

@@ -7,6 +7,8 @@ name the places where that behaviour is surprising but kept.
 """
 import math
 import os
+import sys
+import sysconfig
 from abc import ABCMeta
 import selectors as _stdlib
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
@@ -116,9 +118,18 @@ cdef enum:
     # _wait_ms's answer for a finite timeout longer than the kernel can wait.
     _TOO_LONG = -2
 
+# The longest wait select.poll takes, in milliseconds: an int of them, or,
+# from 3.15 where the platform has ppoll(), what a PyTime_t of nanoseconds
+# holds.
+cdef long long _POLL_LONGEST_MS = (
+    9223372036854775807 // 1000000
+    if sys.version_info >= (3, 15) and sysconfig.get_config_var("HAVE_PPOLL")
+    else INT_MAX)
 
-cdef int _wait_ms(object timeout) except -3:
-    """select()'s timeout in whole milliseconds, -1 to block, or _TOO_LONG.
+
+cdef long long _wait_ms(object timeout, long long longest) except -3:
+    """select()'s timeout in whole milliseconds, -1 to block, or _TOO_LONG
+    when it is finite and longer than `longest`.
 
     Positive timeouts round up, so that a short wait never becomes a busy
     0 ms poll. Errors are the stdlib's, in its order: what its Python-level
@@ -140,7 +151,7 @@ cdef int _wait_ms(object timeout) except -3:
         ms = ceil(seconds * 1e3)
         if isinf(ms):
             raise OverflowError("cannot convert float infinity to integer")
-        return _TOO_LONG if ms > INT_MAX else <int>ms
+        return _TOO_LONG if ms > longest else <long long>ms
     if PyLong_Check(timeout):
         whole = PyLong_AsLongLongAndOverflow(timeout, &overflow)
         if overflow < 0 or (overflow == 0 and whole <= 0):
@@ -148,23 +159,24 @@ cdef int _wait_ms(object timeout) except -3:
         if overflow > 0 and isinf(<double>timeout * 1e3):
             # (<double> itself raises for ints beyond any float.)
             raise OverflowError("cannot convert float infinity to integer")
-        if overflow > 0 or whole > INT_MAX // 1000:
+        if overflow > 0 or whole > longest // 1000:
             return _TOO_LONG
-        return <int>(whole * 1000)
+        return whole * 1000
     # Other numbers (Fraction, Decimal, numpy scalars): the stdlib's arithmetic.
     if timeout <= 0:
         return 0
     rounded = math.ceil(timeout * 1e3)
     whole = PyLong_AsLongLongAndOverflow(rounded, &overflow)
-    return _TOO_LONG if overflow or whole > INT_MAX else <int>whole
+    return _TOO_LONG if overflow or whole > longest else whole
 
 
 cdef int _timeout_ms(object timeout) except -2:
-    """As _wait_ms, with OverflowError for a timeout too long to wait."""
-    cdef int ms = _wait_ms(timeout)
+    """As _wait_ms for epoll's longest wait, with OverflowError for a
+    timeout too long to wait."""
+    cdef long long ms = _wait_ms(timeout, INT_MAX)
     if ms == _TOO_LONG:
         raise OverflowError("timeout is too large")
-    return ms
+    return <int>ms
 
 
 cdef inline int _warn_if_bool_fd(object fd) except -1:
@@ -482,9 +494,10 @@ cdef class Selector:
 
     # -- waiting
 
-    cdef int _wait_retrying(self, char *buf, int nslots, int timeout_ms) except -1:
+    cdef int _wait_retrying(self, char *buf, int nslots, long long timeout_ms) except -1:
         """The kernel wait with PEP 475 semantics: on EINTR run the signal
-        handlers, propagate what they raise, else retry with the time left."""
+        handlers, propagate what they raise, else retry with the time left.
+        A timeout longer than one kernel wait takes is waited in turns."""
         cdef int got
         cdef int64_t deadline = 0, left
         if timeout_ms > 0:
@@ -495,20 +508,21 @@ cdef class Selector:
                 got = self._wait(buf, nslots, 0)
             else:
                 with nogil:
-                    got = self._wait(buf, nslots, timeout_ms)
-            if got >= 0:
+                    got = self._wait(buf, nslots, <int>min(timeout_ms, INT_MAX))
+            if got > 0 or got == 0 and timeout_ms <= INT_MAX:
                 return got
-            if got != -EINTR:
-                return _raise_errno(-got)
-            if PyErr_CheckSignals() < 0:
-                return -1
+            if got < 0:
+                if got != -EINTR:
+                    return _raise_errno(-got)
+                if PyErr_CheckSignals() < 0:
+                    return -1
             if timeout_ms > 0:
                 left = deadline - fastsel_monotonic_ns()
                 if left < 0:
                     return 0
-                timeout_ms = <int>((left + 999999) // 1000000)
+                timeout_ms = (left + 999999) // 1000000
 
-    cdef list _select(self, int timeout_ms):
+    cdef list _select(self, long long timeout_ms):
         cdef char *buf
         cdef ReadyEvent *ready
         cdef int nready, i, fd
@@ -528,7 +542,7 @@ cdef class Selector:
             self._give_back(buf)
         return result
 
-    cdef Py_ssize_t _dispatch(self, int timeout_ms) except -1:
+    cdef Py_ssize_t _dispatch(self, long long timeout_ms) except -1:
         """Wait, then call key.data(key.fileobj, events) for each ready key.
 
         Each event is checked against the table as it is now, after the
@@ -574,12 +588,19 @@ cdef class Selector:
             self._give_back(buf)
         return called
 
-    cdef int _timeout_for_wait(self, object timeout) except -2:
+    cdef long long _longest_wait_ms(self) noexcept:
+        """The longest finite timeout the stdlib's select() of this kind
+        accepts, in milliseconds."""
+        return INT_MAX
+
+    cdef long long _timeout_for_wait(self, object timeout) except -2:
         """select()'s timeout in milliseconds; as in the stdlib, a closed
         selector is reported before a timeout too long for the kernel."""
-        cdef int timeout_ms = _wait_ms(timeout)
+        cdef long long timeout_ms = _wait_ms(timeout, self._longest_wait_ms())
         if timeout_ms == _TOO_LONG:
             self._check_open()
+            if self._longest_wait_ms() > INT_MAX:
+                raise OverflowError("timestamp out of range for C PyTime_t")
             raise OverflowError("timeout is too large")
         return timeout_ms
 
@@ -828,6 +849,9 @@ cdef class PollSelector(Selector):
 
     def __dealloc__(self):
         PyMem_Free(self._fds)
+
+    cdef long long _longest_wait_ms(self) noexcept:
+        return _POLL_LONGEST_MS
 
     cdef Py_ssize_t _slot_size(self):
         # A copy of the pollfd array is polled, then translated in place: the

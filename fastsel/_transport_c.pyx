@@ -5,9 +5,9 @@ SocketTransport is asyncio's own _SelectorSocketTransport (a subclass of it:
 same attributes, same close/pause/flow control/sendfile code) in which the
 methods that run for every request are compiled: _read_ready,
 _read_ready__data_received, write and is_closing. Each does the steps of
-CPython 3.9-3.13's version in the same order, with the same checks,
-exceptions and messages; where the versions differ (what write() keeps of a
-partial send) it follows the running one. Module globals asyncio looks up at call time
+the running CPython's version in the same order, with the same checks,
+exceptions and messages; the differences between versions are listed in
+fastsel._asyncio_versions. Module globals asyncio looks up at call time
 (its logger, the lost-connection warning threshold) are looked up at call
 time here too, so patching them works as it does on asyncio's transport.
 
@@ -20,17 +20,22 @@ no longer allocates asyncio's max_size of 256 KiB each time.
 """
 import _socket
 import socket
-import sys
 from asyncio import constants, selector_events
 
 from cpython.exc cimport PyErr_Clear
 
+from ._asyncio_versions import has
 from .includes.sockets cimport fastsel_socket, fastsel_socket_recv, fastsel_socket_send
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
-# 3.12 keeps a deque of memoryviews of what is left to send; before, one
-# bytearray that write() extends.
-cdef bint _BUFFER_IS_DEQUE = sys.version_info >= (3, 12)
+# How this interpreter's transport differs (see fastsel._asyncio_versions).
+cdef bint _BUFFER_IS_DEQUE = has("buffer_is_deque")
+cdef bint _COUNTS_BUFFER = has("transport_counts_buffer")
+cdef bint _HAS_CONTEXT = has("transport_has_context")
+cdef str _WRITE_TYPE_ERROR = (
+    "data argument must be a bytes, bytearray, or memoryview object, not {!r}"
+    if has("write_error_names_types") else
+    "data argument must be a bytes-like object, not {!r}")
 
 
 cdef extern from "Python.h":
@@ -127,7 +132,8 @@ cdef inline bint _sent_whole(object data, object sent):
 
 
 cdef int _read_ready_data(object transport) except -1:
-    """_SelectorSocketTransport._read_ready__data_received (3.9-3.13 alike)."""
+    """_SelectorSocketTransport._read_ready__data_received (alike in every
+    mirrored version)."""
     if transport._conn_lost:
         return 0
     try:
@@ -169,8 +175,7 @@ class SocketTransport(selector_events._SelectorSocketTransport):
 
     def write(self, data):
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f'data argument must be a bytes-like object, '
-                            f'not {type(data).__name__!r}')
+            raise TypeError(_WRITE_TYPE_ERROR.format(type(data).__name__))
         if self._eof:
             raise RuntimeError('Cannot call write() after write_eof()')
         if self._empty_waiter is not None:
@@ -201,13 +206,19 @@ class SocketTransport(selector_events._SelectorSocketTransport):
                 data = memoryview(data)[n:] if _BUFFER_IS_DEQUE else data[n:]
                 if not data:
                     return
-            # Not all was written: send the rest when the socket is writable.
-            self._loop._add_writer(self._sock_fd, self._write_ready)
+            # Not all was written: send the rest when the socket is writable
+            # (from 3.15 in the transport's context).
+            if _HAS_CONTEXT:
+                self._add_writer(self._sock_fd, self._write_ready)
+            else:
+                self._loop._add_writer(self._sock_fd, self._write_ready)
 
         if _BUFFER_IS_DEQUE:
             self._buffer.append(data)
         else:
             self._buffer.extend(data)
+        if _COUNTS_BUFFER:
+            self._buffer_size += len(data)
         self._maybe_pause_protocol()
 
 

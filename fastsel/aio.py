@@ -13,11 +13,12 @@ does the same steps as asyncio's and hands over to asyncio's own code
 whenever it could not do exactly that.
 """
 import asyncio
+import logging
 import sys
 import warnings
 from asyncio import events
 
-from . import DefaultSelector, IMPLEMENTATION
+from . import DefaultSelector, IMPLEMENTATION, _asyncio_versions
 
 __all__ = ["EventLoop", "new_event_loop", "run"]
 
@@ -38,8 +39,8 @@ class _PureEventLoop(asyncio.SelectorEventLoop):
 if _compiled is not None and _compiled.SUPPORTED:
     from ._transport_c import SocketTransport
 
-    # asyncio 3.12+ checks that no transport owns the fd yet.
-    _CHECKS_FD_HAS_NO_TRANSPORT = sys.version_info >= (3, 12)
+    _CHECKS_FD_HAS_NO_TRANSPORT = _asyncio_versions.has("checks_fd_has_no_transport")
+    _TRANSPORT_HAS_CONTEXT = _asyncio_versions.has("transport_has_context")
 
     class EventLoop(_PureEventLoop):
         """asyncio's SelectorEventLoop on fastsel, with a compiled iteration
@@ -51,13 +52,27 @@ if _compiled is not None and _compiled.SUPPORTED:
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
 
-        def _make_socket_transport(self, sock, protocol, waiter=None, *,
-                                   extra=None, server=None):
-            if _CHECKS_FD_HAS_NO_TRANSPORT:
+        if _TRANSPORT_HAS_CONTEXT:
+            def _make_socket_transport(self, sock, protocol, waiter=None, *,
+                                       extra=None, server=None, context=None):
                 self._ensure_fd_no_transport(sock)
-            return SocketTransport(self, sock, protocol, waiter, extra, server)
+                return SocketTransport(self, sock, protocol, waiter, extra,
+                                       server, context=context)
+        else:
+            def _make_socket_transport(self, sock, protocol, waiter=None, *,
+                                       extra=None, server=None):
+                if _CHECKS_FD_HAS_NO_TRANSPORT:
+                    self._ensure_fd_no_transport(sock)
+                return SocketTransport(self, sock, protocol, waiter, extra,
+                                       server)
 
 else:
+    if _compiled is not None:
+        logging.getLogger("fastsel").debug(
+            "fastsel.aio: asyncio of Python %d.%d is not one fastsel mirrors "
+            "(%d.%d to %d.%d); its loops run asyncio's own Python methods",
+            *sys.version_info[:2], *_asyncio_versions.MIRRORED[0],
+            *_asyncio_versions.MIRRORED[1])
 
     class EventLoop(_PureEventLoop):
         """asyncio's SelectorEventLoop on fastsel's DefaultSelector."""

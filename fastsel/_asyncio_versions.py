@@ -1,0 +1,69 @@
+"""How asyncio differs between the CPython versions fastsel.aio mirrors.
+
+fastsel.aio's compiled code (fastsel._aio_c, fastsel._transport_c) repeats
+asyncio's hot methods step by step. Where those methods changed between
+versions, the change is listed here, once, with the versions that have it;
+the compiled code asks `has(name)` at import and follows the running
+version. An interpreter outside MIRRORED runs asyncio's own methods: its
+asyncio was never read, so nothing about it is guessed.
+"""
+import sys
+
+# The oldest and newest asyncio whose hot methods were read and mirrored.
+MIRRORED = ((3, 9), (3, 15))
+
+# name: (first version that has it, last version that has it or None, what).
+CHANGES = {
+    "add_callback_asserts_handle": (
+        (3, 9), (3, 9),
+        "BaseEventLoop._add_callback asserts that it got a Handle"),
+    "buffer_is_deque": (
+        (3, 12), None,
+        "socket transports keep unsent data as a deque of memoryviews "
+        "(before: one bytearray that write() extends)"),
+    "checks_fd_has_no_transport": (
+        (3, 12), None,
+        "_make_socket_transport first checks that no transport owns the fd"),
+    "timeout_clamped_by_comparisons": (
+        (3, 13), None,
+        "_run_once clamps its select() timeout with comparisons (before: "
+        "min(max(0, t), MAXIMUM_SELECT_TIMEOUT); they differ for a NaN)"),
+    "handle_error_formats_with_debug": (
+        (3, 13), None,
+        "Handle._run formats a failing callback with the loop's debug flag"),
+    "write_error_names_types": (
+        (3, 14), None,
+        "write()'s TypeError names bytes, bytearray and memoryview "
+        "(before: 'a bytes-like object')"),
+    "thread_safe_handle": (
+        (3, 14), None,
+        "call_soon_threadsafe makes an events._ThreadSafeHandle, whose "
+        "cancel() and _run() take a lock"),
+    "due_window_at_least_ulp": (
+        (3, 15), None,
+        "_run_once takes timers due before now + max(clock resolution, "
+        "ulp(now)) (before: now + clock resolution)"),
+    "transport_counts_buffer": (
+        (3, 15), None,
+        "socket transports keep _buffer_size up to date in write() "
+        "(before: get_write_buffer_size() sums the buffer)"),
+    "transport_has_context": (
+        (3, 15), None,
+        "transports carry a contextvars context: _make_socket_transport takes "
+        "context=, and a transport schedules its callbacks and registers its "
+        "reader and writer through its own _call_soon/_add_reader/_add_writer"),
+}
+
+
+def mirrored(version=None):
+    """Whether asyncio of `version` (default: the running one) is mirrored."""
+    version = tuple(version or sys.version_info[:2])
+    return MIRRORED[0] <= version <= MIRRORED[1]
+
+
+def has(name, version=None):
+    """Whether asyncio of `version` (default: the running one) has the change
+    `name`; KeyError for a name not in CHANGES."""
+    first, last, _ = CHANGES[name]
+    version = tuple(version or sys.version_info[:2])
+    return first <= version and (last is None or version <= last)
