@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 # What the wheels and the test matrix must cover.
-PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.14t"]
+PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.14t", "3.15"]
 LINUX_ARCHS = ["x86_64", "aarch64"]
 MACOS_ARCHS = ["x86_64", "arm64"]
 

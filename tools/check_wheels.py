@@ -4,7 +4,7 @@
     python tools/check_wheels.py contents [--pure | --compiled] FILE...
 
 The whole check builds the sdist, then from that sdist the pure wheel and one
-compiled wheel per CPython 3.9-3.13 found here (pyenv's, or python3.X on
+compiled wheel per CPython 3.9-3.15 found here (pyenv's, or python3.X on
 PATH); repairs each compiled wheel to a manylinux tag with auditwheel; installs
 every wheel into a fresh virtual environment of its Python; and runs the test
 suite there against the installed package, from a copy of tests/ outside the
@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SUPPORTED = [(3, 9), (3, 10), (3, 11), (3, 12), (3, 13)]
+SUPPORTED = [(3, 9), (3, 10), (3, 11), (3, 12), (3, 13), (3, 14), (3, 15)]
 GENERATED = re.compile(r"\.(c|cpp|html)$")
 EXTENSION = re.compile(r"^fastsel/_selectors_c\.[^/]*\.(so|pyd)$")
 # Run from the scratch directory: proves the installed package is the one tested.
