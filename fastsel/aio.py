@@ -1,9 +1,18 @@
 """asyncio on fastsel: the stdlib's selector event loop over fastsel's selector.
 
     import fastsel.aio
-    fastsel.aio.run(main())          # instead of asyncio.run(main())
+    fastsel.aio.run(main())                      # instead of asyncio.run(main())
+    asyncio.run(main(), loop_factory=fastsel.aio.new_event_loop)       # 3.12+
+    with asyncio.Runner(loop_factory=fastsel.aio.new_event_loop) as r: # 3.11+
+
+    uvicorn --loop fastsel.aio:new_event_loop app:app                  # 0.36+
+    asyncio.run(hypercorn.asyncio.serve(app, config),
+                loop_factory=fastsel.aio.new_event_loop)
+    gunicorn app:make_app --worker-class fastsel.aio.GunicornWebWorker # aiohttp
 
 The names match uvloop's (EventLoop, new_event_loop, EventLoopPolicy, run).
+EventLoopPolicy, asyncio's default policy with this loop, is deprecated from
+Python 3.14 on, as asyncio's policies are.
 Streams, futures and tasks are asyncio's own. With the compiled
 implementation, the loop iteration (_run_once, _process_events) and the loop
 methods every callback and future uses (call_soon, create_future, get_debug)
@@ -64,7 +73,8 @@ else:
 
 
 def new_event_loop():
-    """Return a new fastsel.aio.EventLoop."""
+    """Return a new fastsel.aio.EventLoop: the loop_factory to give
+    asyncio.run(), asyncio.Runner or uvicorn --loop."""
     return EventLoop()
 
 

@@ -28,7 +28,6 @@ import unittest
 import warnings
 
 LOOPS = ("asyncio", "fastsel")
-# fastsel is taken from this checkout (built in place) before an installed one.
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAILED = "failures"
 
@@ -59,9 +58,10 @@ def use_fastsel_loop():
 
 
 def count_loops():
-    """Return a dict counting the selector loops made from now on: all of
-    them, and those that are fastsel's."""
-    from asyncio import selector_events
+    """Return a dict counting the loops of asyncio's SelectorEventLoop class
+    (subclasses included, fastsel's among them) made from now on, and those
+    that are fastsel's."""
+    from asyncio import selector_events, unix_events
 
     import fastsel.aio
 
@@ -69,7 +69,9 @@ def count_loops():
     init = selector_events.BaseSelectorEventLoop.__init__
 
     def counting_init(self, *args, **kwargs):
-        counts["selector_loops"] += 1
+        # asyncio's class under its own name, which use_fastsel_loop() leaves.
+        if isinstance(self, unix_events._UnixSelectorEventLoop):
+            counts["selector_loops"] += 1
         if isinstance(self, fastsel.aio.EventLoop):
             counts["fastsel_loops"] += 1
         init(self, *args, **kwargs)
@@ -114,13 +116,18 @@ def run_in_this_process(loop, names, report):
     if loop == "fastsel":
         use_fastsel_loop()
     counts = count_loops()
-    loader = unittest.TestLoader()
-    suite = loader.loadTestsFromNames(names)
+    suite, skipped_modules = unittest.TestSuite(), 0
+    for name in names:
+        try:
+            suite.addTest(unittest.defaultTestLoader.loadTestsFromName(name))
+        except unittest.SkipTest:  # the module skips itself (Windows only)
+            skipped_modules += 1
     runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=1,
                                      resultclass=_Result)
     result = runner.run(suite)
     with open(report, "w") as file:
-        json.dump({"run": result.testsRun, "skipped": len(result.skipped),
+        json.dump({"run": result.testsRun,
+                   "skipped": len(result.skipped) + skipped_modules,
                    FAILED: result.failed_ids, **counts}, file)
 
 
@@ -158,9 +165,22 @@ def run_in_child(loop, names, timeout, label):
 
 def _child_env():
     # The child runs in a scratch directory (tests write files into the
-    # current one).
+    # current one), with the fastsel this process imported.
+    import fastsel
+
+    found_in = os.path.dirname(os.path.dirname(os.path.abspath(fastsel.__file__)))
     path = os.environ.get("PYTHONPATH")
-    return dict(os.environ, PYTHONPATH=CHECKOUT + (os.pathsep + path if path else ""))
+    return dict(os.environ, PYTHONPATH=found_in + (os.pathsep + path if path else ""))
+
+
+def import_fastsel():
+    """fastsel as installed, else from this checkout (built in place)."""
+    try:
+        import fastsel
+    except ImportError:
+        sys.path.insert(0, CHECKOUT)
+        import fastsel
+    return fastsel
 
 
 def all_modules():
@@ -182,16 +202,15 @@ def main(argv=None):
     parser.add_argument("--report", help=argparse.SUPPRESS)
     parser.add_argument("names", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    sys.path.insert(0, CHECKOUT)
     if args.child:
         run_in_this_process(args.child, args.names, args.report)
         return 0
 
-    import fastsel
-
+    fastsel = import_fastsel()
     modules = args.modules or all_modules()
-    print(f"CPython {sys.version.split()[0]}, fastsel {fastsel.IMPLEMENTATION} "
-          f"implementation; {len(modules)} modules, -j {args.jobs}", flush=True)
+    print(f"CPython {sys.version.split()[0]}; fastsel's {fastsel.IMPLEMENTATION} "
+          f"implementation from {os.path.dirname(fastsel.__file__)}; "
+          f"{len(modules)} modules, -j {args.jobs}", flush=True)
     results = {}
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         jobs = {pool.submit(run_in_child, loop, [f"test.test_asyncio.{module}"],
@@ -202,8 +221,9 @@ def main(argv=None):
             module, loop = jobs[job]
             results[module, loop] = result = job.result()
             print(f"  {module} on {loop}: {result['run']} run, "
-                  f"{len(result[FAILED])} failed, {result['selector_loops']} selector "
-                  f"loops ({result['fastsel_loops']} fastsel's), {result['seconds']:.0f} s", flush=True)
+                  f"{len(result[FAILED])} failed, {result['selector_loops']} "
+                  f"SelectorEventLoops ({result['fastsel_loops']} fastsel's), "
+                  f"{result['seconds']:.0f} s", flush=True)
 
     fastsel_only, flaky, unpatched = [], [], []
     for module in modules:
