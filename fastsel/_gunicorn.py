@@ -18,8 +18,10 @@ class GunicornWebWorker(_AiohttpWorker):
     the worker's current loop; no event loop policy is touched."""
 
     def init_process(self):
-        # aiohttp's init_process does the same with asyncio.new_event_loop(),
-        # then gunicorn's, which runs the worker: call gunicorn's directly.
+        # aiohttp's init_process closes asyncio.get_event_loop() (which, with
+        # no loop set, asks the policy for one), sets a loop made by
+        # asyncio.new_event_loop(), then calls gunicorn's, which runs the
+        # worker: call gunicorn's directly.
         self.loop = new_event_loop()
         asyncio.set_event_loop(self.loop)
         super(_AiohttpWorker, self).init_process()
