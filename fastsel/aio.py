@@ -1,9 +1,18 @@
 """asyncio on fastsel: the stdlib's selector event loop over fastsel's selector.
 
     import fastsel.aio
-    fastsel.aio.run(main())          # instead of asyncio.run(main())
+    fastsel.aio.run(main())                      # instead of asyncio.run(main())
+    asyncio.run(main(), loop_factory=fastsel.aio.new_event_loop)       # 3.12+
+    with asyncio.Runner(loop_factory=fastsel.aio.new_event_loop) as r: # 3.11+
+
+    uvicorn --loop fastsel.aio:new_event_loop app:app                  # 0.36+
+    asyncio.run(hypercorn.asyncio.serve(app, config),
+                loop_factory=fastsel.aio.new_event_loop)
+    gunicorn app:make_app --worker-class fastsel.aio.GunicornWebWorker # aiohttp
 
 The names match uvloop's (EventLoop, new_event_loop, EventLoopPolicy, run).
+EventLoopPolicy, asyncio's default policy with this loop, is deprecated from
+Python 3.14 on, as asyncio's policies are.
 Streams, futures and tasks are asyncio's own. With the compiled
 implementation, the loop iteration (_run_once, _process_events) and the loop
 methods every callback and future uses (call_soon, create_future, get_debug)
@@ -79,7 +88,8 @@ else:
 
 
 def new_event_loop():
-    """Return a new fastsel.aio.EventLoop."""
+    """Return a new fastsel.aio.EventLoop: the loop_factory to give
+    asyncio.run(), asyncio.Runner or uvicorn --loop."""
     return EventLoop()
 
 
@@ -125,16 +135,25 @@ def _run_before_runner(main, debug):
 
 
 def _policy_class():
-    # asyncio 3.14 deprecates policies and renames the base class (the old
-    # name, where it still resolves, warns).
-    base = getattr(events, "_BaseDefaultEventLoopPolicy", None)
-    if base is None:
-        base = events.BaseDefaultEventLoopPolicy
+    # asyncio's default policy for this platform (on Unix the one with child
+    # watchers, which asyncio's subprocesses need up to 3.13), making
+    # EventLoop; on Windows, the selector policy.
+    if sys.platform == "win32":
+        # 3.14 renamed the base class; the old name, where it resolves, warns.
+        base = getattr(events, "_BaseDefaultEventLoopPolicy", None)
+        if base is None:
+            base = events.BaseDefaultEventLoopPolicy
+    else:
+        from asyncio import unix_events
+
+        base = unix_events._UnixDefaultEventLoopPolicy
 
     class EventLoopPolicy(base):
-        """An event loop policy whose loops are fastsel.aio.EventLoop.
+        """asyncio's default event loop policy, with fastsel.aio.EventLoop
+        as its loop.
 
-        Deprecated on Python 3.14+, like asyncio's policies: use run() or
+        Deprecated on Python 3.14+, like asyncio's policies: use run(),
+        asyncio.run(main(), loop_factory=fastsel.aio.new_event_loop) or
         asyncio.Runner(loop_factory=fastsel.aio.new_event_loop)."""
 
         _loop_factory = EventLoop
@@ -147,21 +166,32 @@ def _policy_class():
     return EventLoopPolicy
 
 
-if sys.version_info < (3, 14):
+# Python 3.14 deprecates asyncio's policies: reading asyncio.DefaultEventLoopPolicy
+# warns, so reading fastsel.aio.EventLoopPolicy warns the same way.
+_POLICIES_DEPRECATED = sys.version_info >= (3, 14)
+_policy = None
+
+if not _POLICIES_DEPRECATED:
     EventLoopPolicy = _policy_class()
     __all__.append("EventLoopPolicy")
-else:
-    _deprecated_policy = None
 
-    def __getattr__(name):
-        global _deprecated_policy
-        if name != "EventLoopPolicy":
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name):
+    global _policy
+    if name == "EventLoopPolicy" and _POLICIES_DEPRECATED:
+        # The message and category of asyncio's (warnings._deprecated), whose
+        # stacklevel also points at the line that read the name.
         warnings.warn(
-            "fastsel.aio.EventLoopPolicy is deprecated, as asyncio's policies "
-            "are since Python 3.14; use fastsel.aio.run() or "
-            "asyncio.Runner(loop_factory=fastsel.aio.new_event_loop)",
+            "'fastsel.aio.EventLoopPolicy' is deprecated and slated for removal "
+            "in Python 3.16, as asyncio's policies are; use fastsel.aio.run() or "
+            "asyncio.run(main(), loop_factory=fastsel.aio.new_event_loop)",
             DeprecationWarning, stacklevel=2)
-        if _deprecated_policy is None:
-            _deprecated_policy = _policy_class()
-        return _deprecated_policy
+        if _policy is None:
+            _policy = _policy_class()
+        return _policy
+    if name == "GunicornWebWorker":
+        # Imported on use: it needs aiohttp and gunicorn.
+        from ._gunicorn import GunicornWebWorker
+
+        return GunicornWebWorker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
