@@ -46,6 +46,10 @@ CHANGES = {
         (3, 13), None,
         "Server._attach/_detach take the transport (a set of clients, for "
         "close_clients/abort_clients; before: a count)"),
+    "accept_has_ssl_shutdown_timeout": (
+        (3, 11), None,
+        "_start_serving, _accept_connection and _accept_connection2 take "
+        "ssl_shutdown_timeout after ssl_handshake_timeout"),
     "accept_discards_aborted": (
         (3, 14), None,
         "_accept_connection accepts up to backlog + 1 and goes on past a "

@@ -37,6 +37,7 @@ class _PureEventLoop(asyncio.SelectorEventLoop):
 
 
 if _compiled is not None and _compiled.SUPPORTED:
+    from ._accept_c import accept_connection
     from ._transport_c import SocketTransport
 
     _CHECKS_FD_HAS_NO_TRANSPORT = _asyncio_versions.has("checks_fd_has_no_transport")
@@ -51,6 +52,7 @@ if _compiled is not None and _compiled.SUPPORTED:
         call_soon = _compiled.call_soon
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
+        _accept_connection = accept_connection
 
         if _TRANSPORT_HAS_CONTEXT:
             def _make_socket_transport(self, sock, protocol, waiter=None, *,
