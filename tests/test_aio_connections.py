@@ -366,3 +366,44 @@ def test_emfile_during_accept_pauses_and_resumes(monkeypatch):
     calls, served = same_everywhere(run_on_each(accept_out_of_fds, 5))
     assert calls == [("socket.accept() out of system resource", os.strerror(24) and 24)]
     assert served == 5
+
+
+CPYTHON_CONNECTION_SUITES = ("test_server", "test_streams", "test_base_events")
+RUN_ON_FASTSEL = """
+import asyncio, sys, unittest
+from asyncio import unix_events
+from fastsel import aio
+
+made = []
+
+
+class CountedEventLoop(aio.EventLoop):
+    def __init__(self, *args, **kwargs):
+        made.append(self)
+        super().__init__(*args, **kwargs)
+
+
+# The suites make their loops through these names (and the policy, whose
+# class the tests reset between modules).
+asyncio.SelectorEventLoop = unix_events.SelectorEventLoop = CountedEventLoop
+asyncio.DefaultEventLoopPolicy._loop_factory = CountedEventLoop
+result = unittest.main(module=None, argv=["suites"] + sys.argv[1:], exit=False).result
+sys.exit(0 if result.wasSuccessful() and len(made) > 20 else 1)
+"""
+
+
+@pytest.mark.skipif(fastsel.IMPLEMENTATION != "c", reason="the compiled paths are not live")
+def test_cpython_server_stream_and_connection_suites():
+    """CPython's tests of servers, start_server/open_connection streams and
+    create_server/create_connection, on fastsel.aio.EventLoop."""
+    import subprocess
+    import sys
+
+    try:
+        from test.test_asyncio import test_server  # noqa: F401
+    except ImportError:
+        pytest.skip("this interpreter does not ship test.test_asyncio")
+    modules = [f"test.test_asyncio.{name}" for name in CPYTHON_CONNECTION_SUITES]
+    proc = subprocess.run([sys.executable, "-c", RUN_ON_FASTSEL, *modules],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
