@@ -24,6 +24,36 @@ CHANGES = {
     "checks_fd_has_no_transport": (
         (3, 12), None,
         "_make_socket_transport first checks that no transport owns the fd"),
+    "transport_init_sets_paused": (
+        (3, 11), None,
+        "_SelectorTransport.__init__ sets _paused (before: "
+        "_SelectorSocketTransport.__init__, after its super().__init__)"),
+    "write_ready_is_attribute": (
+        (3, 12), None,
+        "socket transports set _write_ready in __init__ (_write_sendmsg where "
+        "the socket has sendmsg, else _write_send)"),
+    "close_drops_read_callback": (
+        (3, 12), None,
+        "_SelectorSocketTransport.close() first sets _read_ready_cb to None"),
+    "close_drops_write_callback": (
+        (3, 12), (3, 13),
+        "_SelectorSocketTransport.close() also sets _write_ready to None"),
+    "connection_lost_drops_callbacks": (
+        (3, 14), None,
+        "_SelectorSocketTransport._call_connection_lost sets _write_ready and "
+        "_read_ready_cb to None, and fails the sendfile waiter, in a finally"),
+    "server_tracks_clients": (
+        (3, 13), None,
+        "Server._attach/_detach take the transport (a set of clients, for "
+        "close_clients/abort_clients; before: a count)"),
+    "accept_has_ssl_shutdown_timeout": (
+        (3, 11), None,
+        "_start_serving, _accept_connection and _accept_connection2 take "
+        "ssl_shutdown_timeout after ssl_handshake_timeout"),
+    "accept_discards_aborted": (
+        (3, 14), None,
+        "_accept_connection accepts up to backlog + 1 and goes on past a "
+        "ConnectionAbortedError (before: backlog, and it stops there)"),
     "timeout_clamped_by_comparisons": (
         (3, 13), None,
         "_run_once clamps its select() timeout with comparisons (before: "

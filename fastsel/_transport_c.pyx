@@ -110,10 +110,13 @@ def _socket_layout_matches():
         a.setblocking(False)
         b.settimeout(2.5)
         seen = [(<fastsel_socket *>a).fd, (<fastsel_socket *>a).timeout_ns,
-                (<fastsel_socket *>b).fd, (<fastsel_socket *>b).timeout_ns]
+                (<fastsel_socket *>b).fd, (<fastsel_socket *>b).timeout_ns,
+                (<fastsel_socket *>a).family, (<fastsel_socket *>a).type,
+                (<fastsel_socket *>a).proto]
         b.setblocking(True)
         blocking = (<fastsel_socket *>b).timeout_ns  # negative (-1 s)
-        expected = [a.fileno(), 0, b.fileno(), 2_500_000_000]
+        expected = [a.fileno(), 0, b.fileno(), 2_500_000_000,
+                    a.family, a.type, a.proto]
         a.close()
         return seen == expected and blocking < 0 and (<fastsel_socket *>a).fd == -1
     finally:
@@ -160,8 +163,48 @@ cdef int _read_ready_data(object transport) except -1:
     return 0
 
 
+include "_transport_lifecycle.pxi"
+
+
 class SocketTransport(selector_events._SelectorSocketTransport):
-    """asyncio's socket transport, its read and write paths compiled."""
+    """asyncio's socket transport, its construction, read, write and close
+    paths compiled."""
+
+    if _HAS_CONTEXT:
+        def __init__(self, loop, sock, protocol, waiter=None, extra=None,
+                     server=None, context=None):
+            if not _asyncio_lifecycle(type(self)):
+                super().__init__(loop, sock, protocol, waiter, extra, server,
+                                 context=context)
+            else:
+                _init_transport(self, loop, sock, protocol, waiter, extra,
+                                server, context)
+    else:
+        def __init__(self, loop, sock, protocol, waiter=None, extra=None,
+                     server=None):
+            if not _asyncio_lifecycle(type(self)):
+                super().__init__(loop, sock, protocol, waiter, extra, server)
+            else:
+                _init_transport(self, loop, sock, protocol, waiter, extra,
+                                server, None)
+
+    def close(self):
+        if not _asyncio_lifecycle(type(self)):
+            super().close()
+        else:
+            _close(self)
+
+    def _force_close(self, exc):
+        if not _asyncio_lifecycle(type(self)):
+            super()._force_close(exc)
+        else:
+            _force_close(self, exc)
+
+    def _call_connection_lost(self, exc):
+        if not _asyncio_lifecycle(type(self)):
+            super()._call_connection_lost(exc)
+        else:
+            _call_connection_lost(self, exc)
 
     def is_closing(self):
         # Asked by every StreamWriter.drain().

@@ -16,8 +16,9 @@ Python 3.14 on, as asyncio's policies are.
 Streams, futures and tasks are asyncio's own. With the compiled
 implementation, the loop iteration (_run_once, _process_events) and the loop
 methods every callback and future uses (call_soon, create_future, get_debug)
-are compiled (see fastsel._aio_c), and so are the per-request methods of the
-socket transport, a subclass of asyncio's (see fastsel._transport_c). Each
+are compiled (see fastsel._aio_c), and so are the server's accept path
+(fastsel._accept_c) and the socket transport's construction, close and
+per-request methods, in a subclass of asyncio's (see fastsel._transport_c). Each
 does the same steps as asyncio's and hands over to asyncio's own code
 whenever it could not do exactly that.
 """
@@ -46,6 +47,7 @@ class _PureEventLoop(asyncio.SelectorEventLoop):
 
 
 if _compiled is not None and _compiled.SUPPORTED:
+    from ._accept_c import accept_connection
     from ._transport_c import SocketTransport
 
     _CHECKS_FD_HAS_NO_TRANSPORT = _asyncio_versions.has("checks_fd_has_no_transport")
@@ -60,6 +62,7 @@ if _compiled is not None and _compiled.SUPPORTED:
         call_soon = _compiled.call_soon
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
+        _accept_connection = accept_connection
 
         if _TRANSPORT_HAS_CONTEXT:
             def _make_socket_transport(self, sock, protocol, waiter=None, *,

@@ -5,6 +5,9 @@ from libc.stdint cimport int64_t
 cdef extern from "includes/sockets.h":
     ctypedef struct fastsel_socket:
         int fd
+        int family
+        int type
+        int proto
         int64_t timeout_ns
 
     # sock.recv(size) and sock.send(data) (exact bytes) of a non-blocking socket.

@@ -1,0 +1,213 @@
+"""Connection churn: what a connection costs to open and close, per loop.
+
+- Server: an asyncio protocol HTTP server (loop.create_server) in a child
+  process on core 0, wrk on core 1 with "Connection: close", so every request
+  comes on a new connection that the server closes after responding. The
+  figure is the server's CPU (user + system, from the kernel) per request.
+- Client: loop.create_connection() to a numeric address, then
+  transport.close() and connection_lost, against a thread that accepts and
+  closes. The figure is the loop thread's CPU per connection.
+
+Loops are interleaved round by round; compare ratios from one run.
+
+    python -m bench.churn [--rounds R] [--seconds S] [--connections 50 500]
+                          [--clients N] [--loops asyncio fastsel uvloop]
+"""
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n"
+            b"Content-Type: text/plain\r\n\r\nHello, world!")
+WRK_REQUESTS = re.compile(r"(\d+) requests in ([\d.]+)(\w+)")
+LOOPS = ("asyncio", "fastsel", "uvloop")
+
+
+def new_loop(name):
+    if name == "asyncio":
+        return asyncio.SelectorEventLoop()
+    if name == "fastsel":
+        from fastsel import aio
+        return aio.new_event_loop()
+    import uvloop
+    return uvloop.new_event_loop()
+
+
+def available(names):
+    """The loops of `names` that can be made here."""
+    found = []
+    for name in names:
+        try:
+            new_loop(name).close()
+        except ImportError:
+            print(f"churn: {name} unavailable", file=sys.stderr)
+        else:
+            found.append(name)
+    return found
+
+
+class CloseAfterResponse(asyncio.Protocol):
+    """Answers one request head, then closes the connection."""
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.pending = b""
+
+    def data_received(self, data):
+        self.pending += data
+        if b"\r\n\r\n" in self.pending:
+            self.transport.write(RESPONSE)
+            self.transport.close()
+
+
+def serve(name):
+    """Child process: serve on an ephemeral port until killed."""
+    loop = new_loop(name)
+    server = loop.run_until_complete(loop.create_server(
+        CloseAfterResponse, "127.0.0.1", 0, backlog=socket.SOMAXCONN))
+    usage = os.times()
+    port = server.sockets[0].getsockname()[1]
+    print(f"ready {usage.user + usage.system:.6f} {port}", flush=True)
+    loop.run_forever()
+
+
+def pinned(core, argv):
+    return (["taskset", "-c", str(core)] + argv) if shutil.which("taskset") else argv
+
+
+def wrk_server(name, connections, seconds):
+    """CPU ns per request of loop `name`'s server under wrk."""
+    child = subprocess.Popen(
+        pinned(0, [sys.executable, "-m", "bench.churn", "--serve", name]),
+        stdout=subprocess.PIPE, text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        line = child.stdout.readline().split()
+        if len(line) != 3 or line[0] != "ready":
+            raise RuntimeError(f"churn server {name!r} did not start")
+        _, setup_cpu, port = line
+        out = subprocess.run(
+            pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+                       "-H", "Connection: close", f"http://127.0.0.1:{port}/"]),
+            capture_output=True, text=True, check=True).stdout
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        _, _, usage = os.wait4(child.pid, 0)
+        child.returncode = -signal.SIGKILL
+        child.stdout.close()
+    requests = int(WRK_REQUESTS.search(out).group(1))
+    cpu = usage.ru_utime + usage.ru_stime - float(setup_cpu)
+    return cpu * 1e9 / max(requests, 1)
+
+
+def accept_and_close(listener, stop):
+    """Thread: accept every connection and close it at once."""
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        conn.close()
+
+
+class Lost(asyncio.Protocol):
+    def __init__(self, done):
+        self.done = done
+
+    def connection_lost(self, exc):
+        self.done.set_result(None)
+
+
+async def connect_and_close(loop, address, count):
+    for _ in range(count):
+        done = loop.create_future()
+        transport, _ = await loop.create_connection(
+            lambda: Lost(done), *address)
+        transport.close()
+        await done
+
+
+def client_cost(name, address, count):
+    """Loop thread CPU ns per create_connection + close of loop `name`."""
+    loop = new_loop(name)
+    try:
+        loop.run_until_complete(connect_and_close(loop, address, 50))  # warm up
+        began = time.thread_time_ns()
+        loop.run_until_complete(connect_and_close(loop, address, count))
+        return (time.thread_time_ns() - began) / count
+    finally:
+        loop.close()
+
+
+def report(title, samples):
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    print(f"{title}: CPU per connection (median of {len(next(iter(samples.values())))} rounds)")
+    for name, value in medians.items():
+        ratios = "".join(
+            f"  {value / medians[peer]:.2f}x {peer}" for peer in medians if peer != name)
+        print(f"  {name:8} {value / 1000:7.2f} us{ratios}")
+    return {name: {"median_ns": medians[name], "per_round_ns": samples[name]}
+            for name in samples}
+
+
+def run(rounds, seconds, connection_counts, clients, names):
+    """Both cases; returns {case: {loop: figures}}."""
+    names = available(names)
+    results = {}
+    if shutil.which("wrk") is None:
+        print("churn: wrk not installed; server case skipped", file=sys.stderr)
+    else:
+        for connections in connection_counts:
+            samples = {name: [] for name in names}
+            for _ in range(rounds):
+                for name in names:
+                    samples[name].append(wrk_server(name, connections, seconds))
+            results[f"server, {connections} connections"] = report(
+                f"server, {connections} connections (wrk, Connection: close)", samples)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(socket.SOMAXCONN)
+    stop = threading.Event()
+    thread = threading.Thread(target=accept_and_close, args=(listener, stop), daemon=True)
+    thread.start()
+    try:
+        samples = {name: [] for name in names}
+        for _ in range(rounds):
+            for name in names:
+                samples[name].append(client_cost(name, listener.getsockname(), clients))
+        results["client create_connection + close"] = report(
+            "client create_connection + close", samples)
+    finally:
+        stop.set()
+        listener.close()
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.churn", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--connections", type=int, nargs="+", default=[50, 500])
+    parser.add_argument("--clients", type=int, default=3000)
+    parser.add_argument("--loops", nargs="+", default=list(LOOPS), choices=LOOPS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return serve(args.serve)
+    from .machine import raise_fd_limit
+    raise_fd_limit()
+    return run(args.rounds, args.seconds, args.connections, args.clients, args.loops)
+
+
+if __name__ == "__main__":
+    main()

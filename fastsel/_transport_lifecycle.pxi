@@ -1,0 +1,276 @@
+# A socket transport's construction and its close path, compiled (included
+# by _transport_c.pyx).
+#
+# asyncio builds a transport through four __init__ methods (BaseTransport,
+# _FlowControlMixin, _SelectorTransport, _SelectorSocketTransport) and two
+# set_protocol methods, and closes it through two close() and two
+# _call_connection_lost methods. The functions below do those steps in one
+# go, in the running version's order, whenever the transport's class still
+# has asyncio's own versions of all of them (_asyncio_lifecycle); otherwise
+# the methods call asyncio's. Every other method (the loop's _remove_reader,
+# call_soon, the server's _attach, the socket's close...) is called as
+# asyncio calls it.
+import collections
+from asyncio import base_events, futures, protocols, transports, trsock
+
+cdef bint _INIT_SETS_PAUSED = has("transport_init_sets_paused")
+cdef bint _WRITE_READY_ATTRIBUTE = has("write_ready_is_attribute")
+cdef bint _CLOSE_DROPS_READ = has("close_drops_read_callback")
+cdef bint _CLOSE_DROPS_WRITE = has("close_drops_write_callback")
+cdef bint _LOST_DROPS_CALLBACKS = has("connection_lost_drops_callbacks")
+cdef bint _SERVER_TRACKS_CLIENTS = has("server_tracks_clients")
+
+cdef object _deque = collections.deque
+cdef object _SelectorTransport = selector_events._SelectorTransport
+cdef object _SelectorSocketTransport = selector_events._SelectorSocketTransport
+
+
+cdef tuple _own_methods(object cls, tuple names):
+    return tuple((cls, name, cls.__dict__.get(name)) for name in names)
+
+
+# (class, name, asyncio's method) for every method the functions below do
+# the work of; None where this version's class has no such method.
+cdef tuple _INLINED = (
+    _own_methods(transports.BaseTransport, ("__init__",))
+    + _own_methods(transports._FlowControlMixin, ("__init__",))
+    + _own_methods(_SelectorTransport, (
+        "__init__", "set_protocol", "close", "_force_close", "_call_connection_lost"))
+    + _own_methods(_SelectorSocketTransport, (
+        "__init__", "set_protocol", "close", "_call_connection_lost")))
+cdef object _asyncio_set_protocol = _SelectorSocketTransport.set_protocol
+cdef TypeCheck _lifecycle_ok
+
+
+cdef bint _asyncio_lifecycle(object cls) except -1:
+    """asyncio's classes still have the methods _INLINED lists, and cls
+    (a SocketTransport class) sets its protocol with asyncio's set_protocol.
+    Remembered until cls or one of its bases changes."""
+    if type_check_remembers(&_lifecycle_ok, cls):
+        return True
+    for owner, name, method in _INLINED:
+        if owner.__dict__.get(name) is not method:
+            return False
+    if getattr(cls, "set_protocol", None) is not _asyncio_set_protocol:
+        return False
+    type_check_remember(&_lifecycle_ok, cls)
+    return True
+
+
+# --------------------------------------------------------------- TCP_NODELAY
+
+cdef object _asyncio_set_nodelay = base_events._set_nodelay
+cdef bint _HAS_NODELAY = hasattr(socket, "TCP_NODELAY")
+cdef int _NODELAY = getattr(socket, "TCP_NODELAY", 0)
+cdef int _AF_INET = socket.AF_INET
+cdef int _AF_INET6 = getattr(socket, "AF_INET6", -1)
+cdef int _SOCK_STREAM = socket.SOCK_STREAM
+cdef int _IPPROTO_TCP = socket.IPPROTO_TCP
+cdef object _SOCKET_FAMILY = getattr(_Socket, "family", None)
+cdef object _SOCKET_TYPE = getattr(_Socket, "type", None)
+cdef object _SOCKET_PROTO = getattr(_Socket, "proto", None)
+cdef TypeCheck _socket_properties_ok
+
+
+cdef bint _reads_socket_fields(object sock) except -1:
+    """sock is a socket.socket whose family, type and proto are the stdlib's
+    properties, which return the fields includes/sockets.h reads (as
+    IntEnums where it can: equal to the ints)."""
+    if not _socket_layout_ok or type(sock) is not _Socket:
+        return False
+    if not type_check_remembers(&_socket_properties_ok, _Socket):
+        if (_Socket.family is not _SOCKET_FAMILY or _Socket.type is not _SOCKET_TYPE
+                or _Socket.proto is not _SOCKET_PROTO):
+            return False
+        type_check_remember(&_socket_properties_ok, _Socket)
+    return True
+
+
+cdef int _set_nodelay(object sock) except -1:
+    """base_events._set_nodelay(sock) (alike in every mirrored version),
+    without the properties' IntEnum conversions."""
+    cdef fastsel_socket *s
+    set_nodelay = base_events._set_nodelay
+    if not _HAS_NODELAY or set_nodelay is not _asyncio_set_nodelay or not _reads_socket_fields(sock):
+        set_nodelay(sock)
+        return 0
+    s = <fastsel_socket *>sock
+    if ((s.family == _AF_INET or s.family == _AF_INET6)
+            and s.type == _SOCK_STREAM and s.proto == _IPPROTO_TCP):
+        sock.setsockopt(_IPPROTO_TCP, _NODELAY, 1)
+    return 0
+
+
+# ------------------------------------------------------------- construction
+
+cdef inline int _schedule(object transport, object callback, object arg1,
+                          object arg2=None, bint two=False) except -1:
+    """transport._call_soon(callback, *args) from 3.15, before that
+    transport._loop.call_soon(callback, *args)."""
+    if _HAS_CONTEXT:
+        if two:
+            transport._call_soon(callback, arg1, arg2)
+        else:
+            transport._call_soon(callback, arg1)
+    elif two:
+        transport._loop.call_soon(callback, arg1, arg2)
+    else:
+        transport._loop.call_soon(callback, arg1)
+    return 0
+
+
+cdef int _init_transport(object self, object loop, object sock, object protocol,
+                         object waiter, object extra, object server,
+                         object context) except -1:
+    """_SelectorSocketTransport.__init__ and the __init__ methods it chains
+    to: the transport's attributes, then connection_made, the reader and the
+    waiter's result scheduled in that order."""
+    self._read_ready_cb = None
+    # BaseTransport and _FlowControlMixin
+    if extra is None:
+        extra = {}
+    self._extra = extra
+    assert loop is not None
+    self._loop = loop
+    self._protocol_paused = False
+    self._set_write_buffer_limits()
+    # _SelectorTransport
+    extra = self._extra
+    extra['socket'] = trsock.TransportSocket(sock)
+    try:
+        extra['sockname'] = sock.getsockname()
+    except OSError:
+        extra['sockname'] = None
+    if 'peername' not in extra:
+        try:
+            extra['peername'] = sock.getpeername()
+        except OSError:
+            extra['peername'] = None
+    self._sock = sock
+    self._sock_fd = sock.fileno()
+    if _HAS_CONTEXT:
+        self._context = context
+    self._protocol_connected = False
+    # set_protocol of both classes
+    if isinstance(protocol, protocols.BufferedProtocol):
+        self._read_ready_cb = self._read_ready__get_buffer
+    else:
+        self._read_ready_cb = self._read_ready__data_received
+    self._protocol = protocol
+    self._protocol_connected = True
+
+    self._server = server
+    self._buffer = _deque() if _BUFFER_IS_DEQUE else self._buffer_factory()
+    if _COUNTS_BUFFER:
+        self._buffer_size = 0
+    self._conn_lost = 0
+    self._closing = False
+    if _INIT_SETS_PAUSED:
+        self._paused = False
+    if self._server is not None:
+        if _SERVER_TRACKS_CLIENTS:
+            self._server._attach(self)
+        else:
+            self._server._attach()
+    loop._transports[self._sock_fd] = self
+    # _SelectorSocketTransport
+    self._eof = False
+    if not _INIT_SETS_PAUSED:
+        self._paused = False
+    self._empty_waiter = None
+    if _WRITE_READY_ATTRIBUTE:
+        if selector_events._HAS_SENDMSG:
+            self._write_ready = self._write_sendmsg
+        else:
+            self._write_ready = self._write_send
+    _set_nodelay(self._sock)
+
+    _schedule(self, self._protocol.connection_made, self)
+    # Reading starts once connection_made() has run.
+    _schedule(self, self._add_reader, self._sock_fd, self._read_ready, True)
+    if waiter is not None:
+        # The waiter wakes up once connection_made() has run.
+        _schedule(self, futures._set_result_unless_cancelled, waiter, None, True)
+    return 0
+
+
+# ------------------------------------------------------------------ closing
+
+cdef int _close(object self) except -1:
+    """_SelectorSocketTransport.close, then _SelectorTransport.close: stop
+    reading; unless data waits to be sent, schedule connection_lost."""
+    if _CLOSE_DROPS_READ:
+        self._read_ready_cb = None
+    if _CLOSE_DROPS_WRITE:
+        self._write_ready = None
+    if self._closing:
+        return 0
+    self._closing = True
+    self._loop._remove_reader(self._sock_fd)
+    if not self._buffer:
+        self._conn_lost += 1
+        self._loop._remove_writer(self._sock_fd)
+        _schedule(self, self._call_connection_lost, None)
+    return 0
+
+
+cdef int _force_close(object self, object exc) except -1:
+    """_SelectorTransport._force_close (abort(), fatal errors): drop unsent
+    data, stop reading and writing, schedule connection_lost(exc)."""
+    if self._conn_lost:
+        return 0
+    if self._buffer:
+        self._buffer.clear()
+        if _COUNTS_BUFFER:
+            self._buffer_size = 0
+        self._loop._remove_writer(self._sock_fd)
+    if not self._closing:
+        self._closing = True
+        self._loop._remove_reader(self._sock_fd)
+    self._conn_lost += 1
+    _schedule(self, self._call_connection_lost, exc)
+    return 0
+
+
+cdef int _selector_connection_lost(object self, object exc) except -1:
+    """_SelectorTransport._call_connection_lost: the protocol's
+    connection_lost, then the socket closed and the server told, whatever
+    connection_lost raised."""
+    try:
+        if self._protocol_connected:
+            self._protocol.connection_lost(exc)
+    finally:
+        self._sock.close()
+        self._sock = None
+        self._protocol = None
+        self._loop = None
+        server = self._server
+        if server is not None:
+            if _SERVER_TRACKS_CLIENTS:
+                server._detach(self)
+            else:
+                server._detach()
+            self._server = None
+    return 0
+
+
+cdef int _fail_sendfile_waiter(object self) except -1:
+    if self._empty_waiter is not None:
+        self._empty_waiter.set_exception(
+            ConnectionError("Connection is closed by peer"))
+    return 0
+
+
+cdef int _call_connection_lost(object self, object exc) except -1:
+    """_SelectorSocketTransport._call_connection_lost."""
+    if not _LOST_DROPS_CALLBACKS:
+        _selector_connection_lost(self, exc)
+        _fail_sendfile_waiter(self)
+        return 0
+    try:
+        _selector_connection_lost(self, exc)
+    finally:
+        self._write_ready = None
+        self._read_ready_cb = None
+        _fail_sendfile_waiter(self)
+    return 0

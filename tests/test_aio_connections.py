@@ -1,0 +1,410 @@
+"""Connections opened and closed on fastsel.aio.EventLoop, whose accept path
+and transport construction and close are compiled, against asyncio's own
+loop: the same protocol callbacks in the same order, the same exception
+handler calls, the same server and loop bookkeeping, nothing left open.
+
+Each scenario runs on asyncio.SelectorEventLoop and on fastsel's loops and
+records what a program can observe; the records must be equal."""
+import asyncio
+import gc
+import os
+import resource
+import socket
+import struct
+import tracemalloc
+from asyncio import constants
+
+import pytest
+
+import fastsel
+from fastsel import aio
+
+LOOPS = {
+    "asyncio": asyncio.SelectorEventLoop,
+    "fastsel": aio.EventLoop,
+}
+
+
+@pytest.fixture(params=list(LOOPS))
+def loop(request):
+    loop = LOOPS[request.param]()
+    yield loop
+    loop.close()
+
+
+def run_on_each(scenario, *args):
+    """{loop name: scenario(loop, *args)} over every loop of LOOPS."""
+    results = {}
+    for name, factory in LOOPS.items():
+        loop = factory()
+        try:
+            results[name] = loop.run_until_complete(scenario(loop, *args))
+        finally:
+            loop.close()
+    return results
+
+
+def same_everywhere(results):
+    values = list(results.values())
+    assert all(value == values[0] for value in values[1:]), results
+    return values[0]
+
+
+def server_clients(server):
+    """How many transports the server counts (3.13+ keeps them in a set)."""
+    clients = getattr(server, "_clients", None)
+    return len(clients) if clients is not None else server._active_count
+
+
+class Recorder(asyncio.Protocol):
+    """Records every callback with its connection's number (the order in
+    which the clients connected) and what the transport shows at the time."""
+
+    def __init__(self, events, server_box, numbers, behaviours):
+        self.events = events
+        self.server_box = server_box
+        self.numbers = numbers
+        self.behaviours = behaviours
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.number = self.numbers[transport.get_extra_info("peername")[1]]
+        self.on_data = self.behaviours[self.number]
+        loop = transport._loop
+        self.events.append((
+            self.number, "made", transport.is_closing(),
+            sorted(k for k in ("socket", "sockname", "peername")
+                   if transport.get_extra_info(k) is not None),
+            transport.get_write_buffer_limits(),
+            loop._transports.get(transport._sock_fd) is transport,
+            server_clients(self.server_box[0]),
+            transport.get_extra_info("socket").getsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0,
+            asyncio.current_task() is None))
+        if self.on_data == "abort_at_once":
+            transport.abort()
+
+    def data_received(self, data):
+        self.events.append((self.number, "data", data))
+        if self.on_data == "echo_close":
+            self.transport.write(data)
+            self.transport.close()
+        elif self.on_data == "big_close":
+            self.transport.write(b"x" * (8 << 20))
+            self.events.append((self.number, "buffered",
+                                self.transport.get_write_buffer_size() > 0))
+            self.transport.close()
+            self.events.append((self.number, "closing", self.transport.is_closing()))
+        elif self.on_data == "abort":
+            self.transport.write(b"x" * (8 << 20))
+            self.transport.abort()
+
+    def eof_received(self):
+        self.events.append((self.number, "eof"))
+
+    def connection_lost(self, exc):
+        # (Not the server's count here: when two connections flush at once,
+        # which finishes first is up to the kernel.)
+        self.events.append((self.number, "lost", type(exc).__name__))
+
+
+def reset_on_close(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+async def lifecycle(loop, behaviours):
+    """A server whose connections behave as `behaviours` say; one client
+    socket per behaviour, connected before the loop accepts any; returns
+    the recorded events, exception handler calls and the server's count."""
+    events, errors, numbers = [], [], {}
+    loop.set_exception_handler(
+        lambda loop, context: errors.append(
+            (context["message"].split(" ")[0:3], type(context.get("exception")).__name__)))
+    box = []
+
+    server = await loop.create_server(
+        lambda: Recorder(events, box, numbers, behaviours), "127.0.0.1", 0)
+    box.append(server)
+    address = server.sockets[0].getsockname()
+    clients = []
+    for number, behaviour in enumerate(behaviours):
+        client = socket.create_connection(address)
+        numbers[client.getsockname()[1]] = number
+        clients.append(client)
+        if behaviour == "reset_before_made":
+            reset_on_close(client)
+            client.close()
+        elif behaviour in ("echo_close", "big_close", "abort"):
+            client.sendall(b"hello")
+        elif behaviour == "eof":
+            client.shutdown(socket.SHUT_WR)
+    for _ in range(200):
+        if len([e for e in events if e[1] == "lost"]) == len(behaviours):
+            break
+        for client in clients:
+            if client.fileno() != -1:
+                client.setblocking(False)
+                try:
+                    while client.recv(1 << 20):
+                        pass
+                    client.close()  # EOF: the server closed
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    client.close()
+        await asyncio.sleep(0.01)
+    for client in clients:
+        client.close()
+    server.close()
+    await server.wait_closed()
+    return sorted(events, key=lambda e: e[0]), errors, server_clients(server)
+
+
+@pytest.mark.parametrize("behaviours", [
+    ["echo_close"],
+    ["echo_close", "eof", "echo_close", "big_close", "abort"],
+    ["reset_before_made", "echo_close"],
+    ["big_close", "big_close"],
+    ["abort", "eof", "reset_before_made"],
+])
+def test_connection_lifecycle_as_asyncio(behaviours):
+    events, errors, count = same_everywhere(run_on_each(lifecycle, behaviours))
+    assert count == 0
+    made = [e for e in events if e[1] == "made"]
+    lost = [e for e in events if e[1] == "lost"]
+    assert len(made) == len(lost) == len(behaviours)
+
+
+async def callback_order(loop):
+    """The exact interleaving of two connections' callbacks with a task of
+    the program's own, and what an exception from connection_made does."""
+    events = []
+    loop.set_exception_handler(
+        lambda loop, context: events.append(("handler", context["message"][:21],
+                                             type(context.get("exception")).__name__)))
+
+    class Ordered(asyncio.Protocol):
+        def connection_made(self, transport):
+            events.append(("made", transport.get_extra_info("peername")[1] == ports[0]))
+            if len([e for e in events if e[0] == "made"]) == 2:
+                raise ValueError("from connection_made")
+
+        def data_received(self, data):
+            events.append(("data", data))
+
+        def connection_lost(self, exc):
+            events.append(("lost", type(exc).__name__))
+
+    async def ticker():
+        for i in range(6):
+            events.append(("tick", i))
+            await asyncio.sleep(0)
+
+    server = await loop.create_server(Ordered, "127.0.0.1", 0)
+    address = server.sockets[0].getsockname()
+    a = socket.create_connection(address)
+    b = socket.create_connection(address)
+    ports = [a.getsockname()[1], b.getsockname()[1]]
+    a.sendall(b"a")
+    b.sendall(b"b")
+    await asyncio.sleep(0)
+    await loop.create_task(ticker())
+    a.close()
+    b.close()
+    server.close()
+    await asyncio.sleep(0.05)
+    return events
+
+
+def test_callback_order_and_errors_as_asyncio():
+    events = same_everywhere(run_on_each(callback_order))
+    assert ("handler", "Exception in callback", "ValueError") in events
+
+
+async def streams_exchange(loop):
+    seen = []
+
+    async def handle(reader, writer):
+        seen.append(("served", await reader.readline()))
+        writer.write(b"bye\n")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    address = server.sockets[0].getsockname()
+    for i in range(3):
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"hi %d\n" % i)
+        seen.append(("client", await reader.read()))
+        writer.close()
+        await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+    return seen, server_clients(server)
+
+
+def test_streams_as_asyncio():
+    seen, count = same_everywhere(run_on_each(streams_exchange))
+    assert count == 0 and len(seen) == 6
+
+
+def test_compiled_accept_path_is_used():
+    """fastsel's loop runs none of asyncio's Python accept and transport
+    construction methods (asyncio's loop runs them all)."""
+    import sys
+    from asyncio import selector_events as se
+
+    watched = [se.BaseSelectorEventLoop._accept_connection,
+               se.BaseSelectorEventLoop._accept_connection2,
+               se._SelectorSocketTransport.__init__,
+               se._SelectorTransport._call_connection_lost]
+    codes = [f.__code__ for f in watched]
+    for name, factory in LOOPS.items():
+        counts = [0] * len(codes)
+
+        def profile(frame, event, arg):
+            if event == "call" and frame.f_code in codes:
+                counts[codes.index(frame.f_code)] += 1
+
+        loop = factory()
+        try:
+            sys.setprofile(profile)
+            loop.run_until_complete(streams_exchange(loop))
+        finally:
+            sys.setprofile(None)
+            loop.close()
+        compiled = name == "fastsel" and fastsel.IMPLEMENTATION == "c"
+        assert (counts == [0, 0, 0, 0]) if compiled else all(counts), (name, counts)
+
+
+async def storm(loop, count, concurrency):
+    async def handle(reader, writer):
+        writer.write(await reader.read(1))
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=concurrency)
+    address = server.sockets[0].getsockname()
+
+    async def one():
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(b"!")
+        assert await reader.read() == b"!"
+        writer.close()
+        await writer.wait_closed()
+
+    for start in range(0, count, concurrency):
+        await asyncio.gather(*(one() for _ in range(min(concurrency, count - start))))
+    server.close()
+    await server.wait_closed()
+    return server_clients(server)
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_storm_of_short_connections_leaves_nothing(loop):
+    """5,000 connections, 50 at a time: no fd and no memory left behind."""
+    assert loop.run_until_complete(storm(loop, 200, 50)) == 0  # warm up
+    gc.collect()
+    fds = open_fds()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        assert loop.run_until_complete(storm(loop, 5000, 50)) == 0
+        gc.collect()
+        assert len(loop._transports) == 0
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert open_fds() == fds
+    assert grown < 64 * 1024, grown  # a leak of one object a connection is 5,000 of them
+
+
+async def accept_out_of_fds(loop, clients):
+    """Clients connected while the process may open no more files: the
+    server reports it, pauses accepting, and accepts them all once files
+    can be opened again."""
+    calls = []
+    served = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def handler(loop, context):
+        calls.append((context["message"], getattr(context.get("exception"), "errno", None)))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    loop.set_exception_handler(handler)
+
+    class Count(asyncio.Protocol):
+        def connection_made(self, transport):
+            served.append(transport)
+            transport.close()
+
+    server = await loop.create_server(Count, "127.0.0.1", 0)
+    sockets = [socket.create_connection(server.sockets[0].getsockname())
+               for _ in range(clients)]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (open_fds(), hard))
+    try:
+        for _ in range(300):
+            if len(served) == clients:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        for sock in sockets:
+            sock.close()
+    server.close()
+    await server.wait_closed()
+    return calls, len(served)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_emfile_during_accept_pauses_and_resumes(monkeypatch):
+    monkeypatch.setattr(constants, "ACCEPT_RETRY_DELAY", 0.05)
+    calls, served = same_everywhere(run_on_each(accept_out_of_fds, 5))
+    assert calls == [("socket.accept() out of system resource", os.strerror(24) and 24)]
+    assert served == 5
+
+
+CPYTHON_CONNECTION_SUITES = ("test_server", "test_streams", "test_base_events")
+RUN_ON_FASTSEL = """
+import asyncio, sys, unittest
+from asyncio import unix_events
+from fastsel import aio
+
+made = []
+
+
+class CountedEventLoop(aio.EventLoop):
+    def __init__(self, *args, **kwargs):
+        made.append(self)
+        super().__init__(*args, **kwargs)
+
+
+# The suites make their loops through these names (and the policy, whose
+# class the tests reset between modules).
+asyncio.SelectorEventLoop = unix_events.SelectorEventLoop = CountedEventLoop
+asyncio.DefaultEventLoopPolicy._loop_factory = CountedEventLoop
+result = unittest.main(module=None, argv=["suites"] + sys.argv[1:], exit=False).result
+sys.exit(0 if result.wasSuccessful() and len(made) > 20 else 1)
+"""
+
+
+@pytest.mark.skipif(fastsel.IMPLEMENTATION != "c", reason="the compiled paths are not live")
+def test_cpython_server_stream_and_connection_suites():
+    """CPython's tests of servers, start_server/open_connection streams and
+    create_server/create_connection, on fastsel.aio.EventLoop."""
+    import subprocess
+    import sys
+
+    try:
+        from test.test_asyncio import test_server  # noqa: F401
+    except ImportError:
+        pytest.skip("this interpreter does not ship test.test_asyncio")
+    modules = [f"test.test_asyncio.{name}" for name in CPYTHON_CONNECTION_SUITES]
+    proc = subprocess.run([sys.executable, "-c", RUN_ON_FASTSEL, *modules],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
