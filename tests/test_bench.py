@@ -276,17 +276,6 @@ def test_harness_notices_a_server_that_does_not_answer():
         harness.close()
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
-def test_wrk_mode_reports_server_cpu():
-    only = {"stdlib selectors loop", "fastsel-c select loop"}
-    results, skipped = servers.run_wrk(1, 1, connection_counts=(2,), only=only)
-    (case,) = results
-    assert set(case["variants"]) == only and not skipped
-    for name in only:
-        assert case["requests_per_second"][name]["median"] > 0
-        assert case["server_cpu_ns_per_request"][name]["median"] > 0
-
-
 # ---------------------------------------------------------------- report
 
 @pytest.fixture(scope="module")
