@@ -19,7 +19,7 @@ SETTINGS = {
     "quick": dict(rounds=21, micro_repeat=3, micro_batch=0.003,
                   server_repeat=3, server_batch=0.02, wrk_rounds=3, wrk_seconds=1),
     "full": dict(rounds=31, micro_repeat=5, micro_batch=0.005,
-                 server_repeat=7, server_batch=0.01, wrk_rounds=3, wrk_seconds=4),
+                 server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=4),
     "smoke": dict(rounds=1, micro_repeat=1, micro_batch=0.0005,
                   server_repeat=1, server_batch=0.0005, wrk_rounds=1, wrk_seconds=1),
 }

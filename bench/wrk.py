@@ -2,8 +2,9 @@
 under `wrk`, as users run them.
 
 The server is pinned to one core and wrk (one thread) to another when the
-machine has two; every round runs every (server, variant, connection count)
-once, in the same order, so that drift on a shared machine hits them alike.
+machine has two. Every round starts each (server, variant) once, in the same
+order, and loads it at each connection count in turn, so that drift on a
+shared machine hits them all alike.
 A run's figure is the server's CPU time per request, user and kernel, taken
 from /proc just before and just after wrk's run (startup excluded), divided
 by the requests wrk completed. Ratios are taken within a round against
@@ -178,28 +179,37 @@ def last_line(log):
     return lines[-1] if lines else "no error output"
 
 
-def measure(server, variant, connections, seconds, cores):
-    """One run of wrk against a fresh server process; returns sample()."""
+def load(port, connections, seconds, cores):
+    """One wrk run against 127.0.0.1:port; returns its output."""
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+         f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, preexec_fn=pinned(cores), timeout=seconds + 60,
+    )
+    if done.returncode:
+        raise ServerFailed(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+def measure(server, variant, connection_counts, seconds, cores):
+    """A fresh server process under wrk at each connection count in turn;
+    returns {connections: sample()}."""
     server_cores, wrk_cores = cores
+    measured = {}
     # A file, not a pipe: a server logging a lot must never block on it.
     with tempfile.TemporaryFile() as log:
         child, port = start_server(server, variant, server_cores, log)
         try:
-            before = cpu_times(child.pid)
-            done = subprocess.run(
-                ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-                 f"http://127.0.0.1:{port}/"],
-                capture_output=True, text=True, preexec_fn=pinned(wrk_cores),
-                timeout=seconds + 60,
-            )
-            after = cpu_times(child.pid)
-            if child.poll() is not None:
-                raise ServerFailed(f"died under load: {last_line(log)}")
+            for connections in connection_counts:
+                before = cpu_times(child.pid)
+                out = load(port, connections, seconds, wrk_cores)
+                after = cpu_times(child.pid)
+                if child.poll() is not None:
+                    raise ServerFailed(f"died under load: {last_line(log)}")
+                measured[connections] = sample(parse_wrk(out), *cpu_used(before, after))
         finally:
             stop_server(child)
-    if done.returncode:
-        raise ServerFailed(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
-    return sample(parse_wrk(done.stdout), *cpu_used(before, after))
+    return measured
 
 
 def run(rounds, seconds, connection_counts=(50, 500)):
@@ -215,20 +225,21 @@ def run(rounds, seconds, connection_counts=(50, 500)):
     samples = {(server, variant, c): [] for server, variant in runs for c in connection_counts}
     failed = {}
     for index in range(rounds):
-        for connections in connection_counts:
-            for server, variant in runs:
-                key = (server, variant, connections)
-                if key in failed:
-                    continue
-                try:
-                    samples[key].append(
-                        measure(server, variant, connections, seconds, (server_cores, wrk_cores)))
-                except (ServerFailed, subprocess.TimeoutExpired) as exc:
-                    failed[key] = str(exc)
+        for server, variant in runs:
+            if (server, variant) in failed:
+                continue
+            try:
+                measured = measure(server, variant, connection_counts, seconds,
+                                   (server_cores, wrk_cores))
+            except (ServerFailed, subprocess.TimeoutExpired) as exc:
+                failed[server, variant] = str(exc)
+                continue
+            for connections, figures in measured.items():
+                samples[server, variant, connections].append(figures)
         progress(f"end to end: round {index + 1}/{rounds}")
-    for (server, variant, connections), reason in failed.items():
-        skipped.append(f"end to end, {server} on {variant}, {connections} connections: {reason}")
-    complete = {key: values for key, values in samples.items() if key not in failed}
+    for (server, variant), reason in failed.items():
+        skipped.append(f"end to end, {server} on {variant}: {reason}")
+    complete = {key: values for key, values in samples.items() if key[:2] not in failed}
     return analyse(complete, connection_counts), skipped, note
 
 
