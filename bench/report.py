@@ -148,6 +148,8 @@ ASYNCIO_NOTE = (
     "by round against the same server (protocol or streams) on asyncio's default loop, "
     "lower is better."
 )
+
+
 def markdown(results):
     meta = results["meta"]
     m = meta["machine"]

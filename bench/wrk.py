@@ -25,7 +25,8 @@ from .runner import paired, progress, summary
 
 ASYNCIO = "asyncio"
 STDLIB_SELECT = wrk_servers.SELECTOR_VARIANTS[0]
-INSTALL_WRK = "wrk: not installed (Debian/Ubuntu: apt-get install wrk); the end-to-end part is skipped"
+INSTALL_WRK = ("wrk: not installed (Debian/Ubuntu: apt-get install wrk); "
+               "the end-to-end part is skipped")
 # fastsel.aio's CPU per request ÷ uvloop's, at most (the targets).
 TARGETS = {"protocol": 0.95, "protocol, 2 writes": 0.80, "streams": 0.95,
            "aiohttp": 0.95, "uvicorn": 0.95}

@@ -22,30 +22,26 @@ def versus_uvloop(case):
 
 def headline_tables(cases):
     """One row per server and connection count, one column per loop: total
-    CPU per request ÷ the reference's, and requests/s. The asyncio servers
-    and the selectors server get a table each (their variants differ)."""
+    CPU per request ÷ the reference's, and requests/s; one table per
+    reference (the asyncio servers', the selectors server's)."""
     out = []
-    for selectors_server in (False, True):
-        group = [c for c in cases if (c["server"] == "selectors") == selectors_server]
-        if not group:
-            continue
+    for reference in dict.fromkeys(c["reference"] for c in cases):
+        group = [c for c in cases if c["reference"] == reference]
         variants = list(dict.fromkeys(v for c in group for v in c["variants"]))
+        with_target = any("fastsel_vs_uvloop" in c for c in group)
         rows = []
         for c in group:
-            cells = []
+            row = [c["label"], c["connections"]]
             for variant in variants:
                 if variant not in c["variants"]:
-                    cells.append("failed (see Skipped)")
+                    row.append("failed (see Skipped)")
                     continue
                 rps = rate(c["requests_per_second"][variant])
                 ratio = c.get("vs_reference", {}).get(variant, {}).get("total")
-                cells.append(f"1 · {rps}" if variant == c["reference"]
-                             else f"{fmt(ratio)} · {rps}")
-            row = [c["label"] if not selectors_server else c["server"], c["connections"]] + cells
-            rows.append(row if selectors_server else row + [versus_uvloop(c)])
+                row.append(f"1 · {rps}" if variant == reference else f"{fmt(ratio)} · {rps}")
+            rows.append(row + [versus_uvloop(c)] if with_target else row)
         header = ["server", "connections"] + variants
-        out.append(table(header if selectors_server else header + ["fastsel.aio ÷ uvloop"],
-                         rows))
+        out.append(table(header + ["fastsel.aio ÷ uvloop"] if with_target else header, rows))
     return "\n\n".join(out)
 
 
