@@ -87,6 +87,9 @@ def describe():
         "cython_compiled_with": cython_compiled_with(),
         "peers": {
             "uvloop": version_of("uvloop"),
+            # The end-to-end servers' other loops and frameworks.
+            **{name: version_of(name)
+               for name in ("rloop", "aiofastnet", "aiohttp", "uvicorn", "httptools")},
             "matplotlib": version_of("matplotlib"),
             "wrk": wrk_version(),
             "cc": floor.compiler_version(),

@@ -49,7 +49,7 @@ def matrix():
     """([(server, variant)], skipped reasons): what this environment can run."""
     skipped = []
     loops = []
-    for name, module in wrk_servers.LOOPS.items():
+    for name, (module, _) in wrk_servers.LOOPS.items():
         missing = installed(module)
         if missing:
             skipped.append(f"end to end, {name}: not installed (no module {missing})")

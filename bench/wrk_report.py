@@ -92,8 +92,8 @@ def markdown(results):
 
 
 def plot(cases, path, plt):
-    """Stacked bars per server: kernel and user CPU per request over the
-    reference's total, one panel per connection count."""
+    """Bars per server: CPU per request over the reference's, kernel part
+    hatched, with its range; one panel per connection count."""
     if not cases:
         return None
     counts = list(dict.fromkeys(c["connections"] for c in cases))
@@ -109,12 +109,16 @@ def plot(cases, path, plt):
             for i, variant in enumerate(c["variants"]):
                 split = c["vs_reference"][variant]
                 pos = x + (i - (len(c["variants"]) - 1) / 2) * width
-                kernel, user = split["kernel"]["median"], split["user"]["median"]
                 total = split["total"]
+                # Medians do not add up: the bar is the total's median, cut
+                # in the proportion of the kernel's and user's medians.
+                kernel_share = split["kernel"]["median"] / (
+                    split["kernel"]["median"] + split["user"]["median"])
+                kernel = total["median"] * kernel_share
                 ax.bar(pos, kernel, width, color=colours[variant], alpha=0.55, hatch="//")
-                ax.bar(pos, user, width, bottom=kernel, color=colours[variant], label=variant,
-                       yerr=[[total["median"] - total["min"]], [total["max"] - total["median"]]],
-                       capsize=2)
+                ax.bar(pos, total["median"] - kernel, width, bottom=kernel,
+                       color=colours[variant], label=variant, capsize=2,
+                       yerr=[[total["median"] - total["min"]], [total["max"] - total["median"]]])
             ticks.append((x, c["server"]))
             x += 1
         ax.set_xticks([t for t, _ in ticks])

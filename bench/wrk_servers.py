@@ -12,6 +12,7 @@ hand-written ones count requests by their blank line (wrk sends GETs without
 bodies), so a request split across reads or several in one read are handled.
 """
 import asyncio
+import importlib
 import selectors
 import socket
 import sys
@@ -34,40 +35,25 @@ def complete_requests(pending, data):
 
 # ---------------------------------------------------------------- event loops
 
-def _aiofastnet_on_asyncio():
-    import aiofastnet
-
-    return aiofastnet.loop_factory(asyncio.new_event_loop)()
-
-
-def _loop_factory(name):
-    if name == "asyncio":
-        return asyncio.new_event_loop
-    if name == "fastsel.aio":
-        import fastsel.aio
-
-        return fastsel.aio.new_event_loop
-    if name == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop
-    if name == "rloop":
-        import rloop
-
-        return rloop.new_event_loop
-    if name == "aiofastnet":
-        return _aiofastnet_on_asyncio
-    raise ValueError(f"unknown event loop {name!r}")
-
-
-# Event loop name -> the module it needs (None: always there).
+# Event loop name -> (the module it needs, its loop factory there; None:
+# aiofastnet's transports on asyncio's own loop).
 LOOPS = {
-    "asyncio": None,
-    "uvloop": "uvloop",
-    "fastsel.aio": "fastsel.aio",
-    "rloop": "rloop",
-    "aiofastnet": "aiofastnet",  # asyncio's loop with aiofastnet's transports
+    "asyncio": ("asyncio", "new_event_loop"),
+    "uvloop": ("uvloop", "new_event_loop"),
+    "fastsel.aio": ("fastsel.aio", "new_event_loop"),
+    "rloop": ("rloop", "new_event_loop"),
+    "aiofastnet": ("aiofastnet", None),
 }
+
+
+def new_event_loop(name):
+    if name not in LOOPS:
+        raise ValueError(f"unknown event loop {name!r}")
+    module_name, factory = LOOPS[name]
+    module = importlib.import_module(module_name)
+    if factory is None:
+        return module.loop_factory(asyncio.new_event_loop)()
+    return getattr(module, factory)()
 
 
 # ---------------------------------------------------------------- asyncio servers
@@ -174,7 +160,7 @@ SERVERS = {
 
 
 def serve_asyncio(server, loop_name):
-    loop = _loop_factory(loop_name)()
+    loop = new_event_loop(loop_name)
     asyncio.set_event_loop(loop)
     start = SERVERS[server][1]
     running, port = loop.run_until_complete(start())

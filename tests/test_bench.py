@@ -294,7 +294,8 @@ def test_results_json_records_the_machine(smoke_run):
     for key in ("platform", "cpu_model", "cpu_count", "python", "fastsel_version",
                 "fastsel_implementation", "cython_installed", "peers"):
         assert key in machine
-    assert set(machine["peers"]) == {"uvloop", "matplotlib", "wrk", "cc"}
+    assert set(machine["peers"]) == {"uvloop", "rloop", "aiofastnet", "aiohttp", "uvicorn",
+                                     "httptools", "matplotlib", "wrk", "cc"}
     assert [t["target"] for t in results["targets"]] == [t[0] for t in report.TARGETS]
 
 

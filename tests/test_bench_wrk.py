@@ -155,7 +155,7 @@ def test_without_wrk_the_report_says_how_to_install_it(monkeypatch, tmp_path):
 
 
 def test_missing_frameworks_and_loops_are_skipped_with_a_reason(monkeypatch):
-    monkeypatch.setitem(wrk_servers.LOOPS, "rloop", "no_such_loop_module")
+    monkeypatch.setitem(wrk_servers.LOOPS, "rloop", ("no_such_loop_module", "new_loop"))
     servers = dict(wrk_servers.SERVERS)
     servers["aiohttp"] = servers["aiohttp"][:2] + ("no_such_framework",)
     monkeypatch.setattr(wrk_servers, "SERVERS", servers)
@@ -205,10 +205,9 @@ def start(server, variant):
 
 
 def available(server, variant):
-    modules = wrk_servers.SERVERS.get(server, (None, None, None))[2]
-    missing = wrk.installed(modules) or wrk.installed(wrk_servers.LOOPS.get(variant))
-    if missing:
-        pytest.skip(f"{missing} is not installed")
+    runs, skipped = wrk.matrix()
+    if (server, variant) not in runs:
+        pytest.skip("; ".join(skipped))
 
 
 # Every kind of server once, on a loop or a selector of each kind.
