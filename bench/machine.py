@@ -56,7 +56,8 @@ def wrk_version():
     except (OSError, subprocess.SubprocessError):
         return None
     text = (out.stdout + out.stderr).strip()
-    return text.splitlines()[0] if text else None
+    # "wrk 4.1.0 [epoll] Copyright (C) 2012 Will Glozer": the version part.
+    return text.splitlines()[0].split(" Copyright")[0] if text else None
 
 
 def checkout_copy(package):
