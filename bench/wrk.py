@@ -5,6 +5,7 @@ The server is pinned to one core and wrk (one thread) to another when the
 machine has two. Every round starts each (server, variant) once, in the same
 order, and loads it at each connection count in turn, so that drift on a
 shared machine hits them all alike.
+
 A run's figure is the server's CPU time per request, user and kernel, taken
 from /proc just before and just after wrk's run (startup excluded), divided
 by the requests wrk completed. Ratios are taken within a round against
