@@ -1,23 +1,25 @@
 """Compare fastsel with the stdlib selectors, raw epoll, a C floor and other event
 loops; write results as JSON, Markdown and PNG plots, and print the table."""
 import argparse
+import datetime
 import os
 import sys
 import time
 
-from . import machine, micro, report, runner, servers
+from . import machine, micro, report, runner, servers, wrk
 from .runner import progress
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 # Many short batches beat few long ones on a noisy machine: a round is more
 # likely to see every variant under the same conditions. Each measurement is
-# the fastest of `repeat` batches of about `batch` seconds.
+# the fastest of `repeat` batches of about `batch` seconds. End to end, every
+# server runs `wrk_seconds` (wrk takes whole seconds) in each of `wrk_rounds`.
 SETTINGS = {
     "quick": dict(rounds=21, micro_repeat=3, micro_batch=0.003,
-                  server_repeat=3, server_batch=0.02, wrk_rounds=3, wrk_seconds=2),
+                  server_repeat=3, server_batch=0.02, wrk_rounds=3, wrk_seconds=1),
     "full": dict(rounds=31, micro_repeat=5, micro_batch=0.005,
-                 server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=5),
+                 server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=4),
     "smoke": dict(rounds=1, micro_repeat=1, micro_batch=0.0005,
                   server_repeat=1, server_batch=0.0005, wrk_rounds=1, wrk_seconds=1),
 }
@@ -32,10 +34,11 @@ def parse(argv):
                         help="fewer sizes and rounds (under 2 minutes)")
     parser.add_argument("--smoke", action="store_true",
                         help="every variant once at tiny sizes (checks the bench, measures nothing)")
-    parser.add_argument("--only", choices=("micro", "servers"), help="run one part only")
+    parser.add_argument("--only", choices=("micro", "servers", "wrk"),
+                        help="run one part only (wrk: the end-to-end servers alone)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="results folder (default bench/results)")
     parser.add_argument("--wrk", action="store_true",
-                        help="also run each server in a child process under wrk")
+                        help="also run the end-to-end servers, each alone under wrk")
     return parser.parse_args(argv)
 
 
@@ -51,6 +54,7 @@ def main(argv=None):
         "meta": {
             "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
             "mode": mode,
+            "date": datetime.date.today().isoformat(),
             "rounds": rounds,
             "settings": settings,
             "clock": runner.CLOCK,
@@ -67,10 +71,10 @@ def main(argv=None):
         results["servers"], skipped = servers.run(
             rounds, settings["server_repeat"], settings["server_batch"], **connections)
         results["skipped"] += skipped
-        if args.wrk:
-            results["wrk"], skipped = servers.run_wrk(
-                settings["wrk_rounds"], settings["wrk_seconds"], **connections)
-            results["skipped"] += skipped
+    if args.only == "wrk" or (args.wrk and args.only is None):
+        results["wrk"], skipped, results["meta"]["wrk_placement"] = wrk.run(
+            settings["wrk_rounds"], settings["wrk_seconds"], **connections)
+        results["skipped"] += skipped
     results["meta"]["elapsed_seconds"] = round(time.monotonic() - began, 1)
     text = report.write(results, args.out)
     progress(f"done in {results['meta']['elapsed_seconds']} s; results in {args.out}")

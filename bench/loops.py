@@ -27,7 +27,7 @@ class Counted:
     (the client's turn), and at `target` it stops the loop."""
 
     handled = batch = 0
-    target = math.inf  # requests may come in before serve() (a child under wrk)
+    target = math.inf  # until start() sets it
     on_batch = None
 
     def start(self, target, batch=0, on_batch=None):

@@ -56,7 +56,8 @@ def wrk_version():
     except (OSError, subprocess.SubprocessError):
         return None
     text = (out.stdout + out.stderr).strip()
-    return text.splitlines()[0] if text else None
+    # "wrk 4.1.0 [epoll] Copyright (C) 2012 Will Glozer": the version part.
+    return text.splitlines()[0].split(" Copyright")[0] if text else None
 
 
 def checkout_copy(package):
@@ -87,6 +88,9 @@ def describe():
         "cython_compiled_with": cython_compiled_with(),
         "peers": {
             "uvloop": version_of("uvloop"),
+            # The end-to-end servers' other loops and frameworks.
+            **{name: version_of(name)
+               for name in ("rloop", "aiofastnet", "aiohttp", "uvicorn", "httptools")},
             "matplotlib": version_of("matplotlib"),
             "wrk": wrk_version(),
             "cc": floor.compiler_version(),

@@ -6,6 +6,9 @@ absolute nanoseconds stay in the JSON.
 import json
 import os
 
+from . import wrk_report
+from .tables import fmt, table
+
 FASTSEL = "fastsel-c"
 
 # (label, case group, N, K, which ratio, threshold[, variant]): the issues'
@@ -23,13 +26,6 @@ TARGETS = [
     ("Loop.call_soon + run: x asyncio", "loop_soon", 0, 0, "vs_stdlib", 3.0),
     ("Loop.call_later + fire: x asyncio", "loop_later", 0, 0, "vs_stdlib", 3.0),
 ]
-
-
-def fmt(stat, digits=2):
-    """'3.10 [2.90–3.30]' from a summary dict."""
-    if stat is None:
-        return "–"
-    return f"{stat['median']:.{digits}f} [{stat['min']:.{digits}f}–{stat['max']:.{digits}f}]"
 
 
 def find_case(micro, group, n, k):
@@ -64,12 +60,6 @@ def evaluate_targets(micro):
             "result": verdict,
         })
     return rows
-
-
-def table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def micro_table(micro):
@@ -117,24 +107,6 @@ def servers_table(servers):
     )
 
 
-def wrk_table(wrk):
-    rows = []
-    for case in wrk:
-        for name in case["variants"]:
-            base = name == case["baseline"]
-            rows.append([
-                case["name"],
-                name,
-                "1 (baseline)" if base else fmt(case["cpu_vs_stdlib"][name]),
-                "1 (baseline)" if base else fmt(case["rps_vs_stdlib"][name]),
-            ])
-    return table(
-        ["case", "variant", "server CPU per request: speed-up vs stdlib loop",
-         "requests/s ÷ stdlib loop's"],
-        rows,
-    )
-
-
 # The asyncio target: a protocol server on fastsel.aio.EventLoop has at most
 # this fraction of asyncio's own per-request overhead.
 ASYNCIO_TARGET = ("fastsel.aio.EventLoop", 0.8)
@@ -176,11 +148,6 @@ ASYNCIO_NOTE = (
     "by round against the same server (protocol or streams) on asyncio's default loop, "
     "lower is better."
 )
-WRK_NOTE = (
-    "Each server in its own process under `wrk -t1`; CPU per request from the kernel's "
-    "accounting of the server process. One wrk thread on a small machine saturates "
-    "near the fast servers' rate, which compresses requests/s ratios."
-)
 
 
 def markdown(results):
@@ -189,25 +156,28 @@ def markdown(results):
     out = [
         "# fastsel benchmark",
         "",
-        f"`{meta['command']}` — {meta['rounds']} interleaved rounds after a warm-up, "
-        "each variant measured as the fastest of a few short batches per round, in "
-        "process CPU time; each figure is the median of per-round ratios, [min–max].",
+        f"`{meta['command']}`, {meta.get('date', 'undated')}.",
         "",
         f"{m['cpu_model']} ({m['cpu_count']} CPUs), {m['platform']}, "
         f"Python {m['python'].split()[0]}, fastsel {m['fastsel_version']} "
         f"({m['fastsel_implementation']}), Cython {m['cython_compiled_with'] or m['cython_installed']}.",
     ]
+    # What users feel leads; the in-process figures follow.
+    out += wrk_report.markdown(results)
+    if results.get("micro") or results.get("servers"):
+        out += ["", "## In-process micro figures", "",
+                f"{meta['rounds']} interleaved rounds after a warm-up, each variant measured "
+                "as the fastest of a few short batches per round, in process CPU time; each "
+                "figure is the median of per-round ratios, [min–max]."]
     if results.get("micro"):
-        out += ["", "## Targets", "", targets_table(results["targets"]), "", TARGETS_NOTE,
-                "", "## Micro", "", micro_table(results["micro"]), "", MICRO_NOTE]
+        out += ["", "### Targets", "", targets_table(results["targets"]), "", TARGETS_NOTE,
+                "", "### Micro", "", micro_table(results["micro"]), "", MICRO_NOTE]
     if results.get("servers"):
-        out += ["", "## Servers (in-process, loopback TCP)", "",
+        out += ["", "### Servers (in-process, loopback TCP)", "",
                 servers_table(results["servers"]), "", SERVERS_NOTE]
         if any(case.get("peer") for case in results["servers"]):
-            out += ["", "## asyncio servers", "", asyncio_table(results["servers"]), "",
-                    ASYNCIO_NOTE]
-    if results.get("wrk"):
-        out += ["", "## Servers under wrk", "", wrk_table(results["wrk"]), "", WRK_NOTE]
+            out += ["", "### asyncio servers (in-process)", "",
+                    asyncio_table(results["servers"]), "", ASYNCIO_NOTE]
     if results.get("skipped"):
         out += ["", "## Skipped", ""] + [f"- {reason}" for reason in results["skipped"]]
     return "\n".join(out) + "\n"
@@ -305,6 +275,7 @@ def plots(results, directory):
         plot_ratios(micro, "dispatch", "dispatch(0) vs the stdlib select-and-call loop",
                     os.path.join(directory, "dispatch.png"), plt),
         plot_servers(results.get("servers") or [], os.path.join(directory, "servers.png"), plt),
+        wrk_report.plot(results.get("wrk") or [], os.path.join(directory, "wrk.png"), plt),
     ]
     return [p for p in written if p]
 

@@ -6,19 +6,9 @@ all C, then the client reads the C responses and checks their size. The
 client's work is the same code for every variant; so is the socket work,
 which the "recv+send floor" does alone, with no loop. A variant's overhead
 is its time per request minus the floor's in the same round.
-
-With --wrk, each server instead runs in a child process under `wrk`, and its
-CPU per request comes from the kernel's accounting of that process.
 """
 import importlib
-import math
-import os
-import re
-import shutil
-import signal
 import socket
-import subprocess
-import sys
 import types
 
 from . import loops
@@ -214,104 +204,3 @@ def run(rounds, repeat, target, env=None, connection_counts=(50, 500)):
             "variants": [v.name for v in variants],
         } | analyse(samples, {spec.name: spec.versus for spec in specs if spec.versus}))
     return results, skipped
-
-
-# ---------------------------------------------------------------- wrk mode
-
-def serve_child(name, port, connections):
-    """Child process: build variant `name`, report setup CPU, accept
-    `connections` keep-alive clients, serve until killed."""
-    settle_malloc()
-    spec = next(s for s, _ in loops.registry(environment()) if s is not None and s.name == name)
-    server = spec.make()
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
-    listener.listen(socket.SOMAXCONN)
-    usage = os.times()
-    print(f"ready {usage.user + usage.system:.6f} {listener.getsockname()[1]}", flush=True)
-    for _ in range(connections):
-        sock, _ = listener.accept()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        server.add(sock)
-    try:
-        server.serve(math.inf)
-    except ConnectionResetError:
-        pass  # wrk resets its connections when it stops; the parent kills us next
-
-
-WRK_REQUESTS = re.compile(r"(\d+) requests in ([\d.]+)(\w+)")
-
-
-def wrk_one(name, connections, seconds):
-    """Run one server variant under wrk; returns its numbers."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench.servers", "--serve", name, str(connections)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        line = child.stdout.readline().split()
-        if len(line) != 3 or line[0] != "ready":
-            raise RuntimeError(f"server {name!r} did not start under wrk")
-        _, setup_cpu, port = line
-        out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}/"],
-            capture_output=True, text=True, check=True,
-        ).stdout
-    finally:
-        # Not child.send_signal(): it may reap the child first, and wait4 is
-        # what gives its CPU time.
-        os.kill(child.pid, signal.SIGKILL)
-        _, _, usage = os.wait4(child.pid, 0)
-        child.returncode = -signal.SIGKILL
-        child.stdout.close()
-    match = WRK_REQUESTS.search(out)
-    requests = int(match.group(1))
-    served_cpu = usage.ru_utime + usage.ru_stime - float(setup_cpu)
-    return {
-        "requests": requests,
-        "requests_per_second": requests / seconds,
-        "server_cpu_seconds": served_cpu,
-        "server_cpu_ns_per_request": served_cpu * 1e9 / max(requests, 1),
-        "wrk_output": out,
-    }
-
-
-def run_wrk(rounds, seconds, env=None, connection_counts=(50,), only=None):
-    """Every server variant (or those named in `only`) under wrk, interleaved
-    round by round."""
-    if shutil.which("wrk") is None:
-        return [], ["wrk: not installed (apt-get install wrk); --wrk skipped"]
-    env = env or environment()
-    entries = loops.registry(env)
-    names = [s.name for s, _ in entries if s is not None and s.name != loops.FLOOR
-             and (only is None or s.name in only)]
-    results = []
-    for connections in connection_counts:
-        runs = {name: [] for name in names}
-        for index in range(rounds):
-            for name in names:
-                runs[name].append(wrk_one(name, connections, seconds))
-            progress(f"wrk {connections} connections: round {index + 1}/{rounds}")
-        cpu = {n: [r["server_cpu_ns_per_request"] for r in rs] for n, rs in runs.items()}
-        rps = {n: [r["requests_per_second"] for r in rs] for n, rs in runs.items()}
-        results.append({
-            "name": f"wrk, {connections} connections",
-            "params": {"connections": connections, "seconds": seconds},
-            "baseline": loops.BASELINE,
-            "variants": names,
-            "server_cpu_ns_per_request": {n: summary(v) | {"per_round": v} for n, v in cpu.items()},
-            "requests_per_second": {n: summary(v) | {"per_round": v} for n, v in rps.items()},
-            "cpu_vs_stdlib": {n: speedup(cpu, n, loops.BASELINE) for n in names
-                              if n != loops.BASELINE},
-            "rps_vs_stdlib": {n: paired(rps, n, loops.BASELINE, lambda var, ref: var / ref)
-                              for n in names if n != loops.BASELINE},
-        })
-    return results, []
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        serve_child(sys.argv[2], 0, int(sys.argv[3]))
-    else:
-        sys.exit("usage: python -m bench.servers --serve VARIANT CONNECTIONS")
