@@ -51,6 +51,9 @@ if _compiled is not None and _compiled.SUPPORTED:
         call_soon = _compiled.call_soon
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
+        # Note methods replaced on the instance, which asyncio would call.
+        __setattr__ = _compiled.loop_setattr
+        __delattr__ = _compiled.loop_delattr
 
         if _TRANSPORT_HAS_CONTEXT:
             def _make_socket_transport(self, sock, protocol, waiter=None, *,
