@@ -9,7 +9,7 @@ cdef extern from "Python.h":
     int PyObject_GenericSetAttr(object o, object name, object value) except -1
     int PyObject_GenericDelAttr "PyObject_GenericSetAttr"(
         object o, object name, void *null) except -1
-    void *_PyType_Lookup(object cls, object name)
+    void *_PyType_Lookup(PyTypeObject *cls, object name)
 
 # Whether any EventLoop has had an attribute set that shadows its class's.
 cdef bint _loop_shadowing_seen = False
@@ -17,7 +17,8 @@ cdef bint _loop_shadowing_seen = False
 
 cdef inline int _note_shadowing(object loop, object name) except -1:
     global _loop_shadowing_seen
-    if not _loop_shadowing_seen and _PyType_Lookup(type(loop), name) != NULL:
+    cdef object cls = type(loop)
+    if not _loop_shadowing_seen and _PyType_Lookup(<PyTypeObject *>cls, name) != NULL:
         _loop_shadowing_seen = True
     return 0
 
