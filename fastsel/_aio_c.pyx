@@ -66,6 +66,11 @@ cdef inline object _monotonic():
     return _time.monotonic()
 
 
+def time(self):
+    """BaseEventLoop.time: the monotonic clock."""
+    return _monotonic()
+
+
 cdef extern from "Python.h":
     object PyType_GenericNew(PyTypeObject *type, void *args, void *kwds)
 
@@ -223,7 +228,7 @@ cdef int _drop_cancelled_timers(object loop, object scheduled) except -1:
         # Pop cancelled timers from the head of the heap.
         while scheduled and scheduled[0]._cancelled:
             loop._timer_cancelled_count -= 1
-            handle = _heappop(scheduled)
+            handle = _pop_timer(scheduled)
             handle._scheduled = False
     return 0
 
@@ -309,7 +314,7 @@ cdef int _run_debug(object loop, object handle) except -1:
 # What the iteration inlines, with the versions it accepts (set here, once
 # process_events exists).
 cdef tuple _ITERATION_HELPERS = (
-    ("time", (_asyncio_time,)),
+    ("time", (_asyncio_time, time)),
     ("_process_events", (process_events,)),
     ("_add_callback", (_asyncio_add_callback,)),
 ) + _NOTES_SHADOWING
@@ -348,7 +353,7 @@ def run_once(self):
         handle = scheduled[0]
         if handle._when >= end_time:
             break
-        handle = _heappop(scheduled)
+        handle = _pop_timer(scheduled)
         handle._scheduled = False
         append(handle)
 
@@ -429,3 +434,6 @@ cdef tuple _CALL_SOON_HELPERS = (
     ("_call_soon", (_asyncio_call_soon_helper,)),
     ("get_debug", (_asyncio_get_debug, get_debug)),
 ) + _NOTES_SHADOWING
+
+
+include "includes/aio_timers.pxi"

@@ -51,6 +51,10 @@ if _compiled is not None and _compiled.SUPPORTED:
         call_soon = _compiled.call_soon
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
+        time = _compiled.time
+        call_later = _compiled.call_later
+        call_at = _compiled.call_at
+        _timer_handle_cancelled = _compiled.timer_handle_cancelled
         # Note methods replaced on the instance, which asyncio would call.
         __setattr__ = _compiled.loop_setattr
         __delattr__ = _compiled.loop_delattr
