@@ -2,13 +2,14 @@
 """asyncio's loop iteration and the loop methods every callback and future
 uses, compiled, for loops on a compiled fastsel selector.
 
-`run_once`, `process_events`, `call_soon`, `create_future` and `get_debug`
-are drop-in replacements for the BaseEventLoop/BaseSelectorEventLoop methods
+`run_once`, `process_events`, `call_soon`, `create_future`, `get_debug`,
+`time`, `call_later`, `call_at` and `timer_handle_cancelled` (see
+includes/aio_timers.pxi) are drop-in replacements for the BaseEventLoop/BaseSelectorEventLoop methods
 of those names in every CPython that fastsel._asyncio_versions mirrors
 (the same steps, in the same order, on the same loop attributes). The gains: the wait goes straight to the selector's
 buffer of ready fds (no (key, events) tuples, no result list); asyncio's
-handles are made and run without a Python frame of Handle.__init__ or
-Handle._run.
+handles and timers are made and run without a Python frame of
+Handle.__init__, TimerHandle.__init__, TimerHandle.__lt__ or Handle._run.
 
 Whenever an iteration cannot be sure it would do exactly what asyncio does
 (debug mode, a selector that is not a plain compiled fastsel one, a loop

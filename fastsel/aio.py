@@ -7,7 +7,7 @@ The names match uvloop's (EventLoop, new_event_loop, EventLoopPolicy, run).
 Streams, futures and tasks are asyncio's own. With the compiled
 implementation, the loop iteration (_run_once, _process_events) and the loop
 methods every callback and future uses (call_soon, create_future, get_debug)
-are compiled (see fastsel._aio_c), and so are the per-request methods of the
+and the timer methods (time, call_later, call_at) are compiled (see fastsel._aio_c), and so are the per-request methods of the
 socket transport, a subclass of asyncio's (see fastsel._transport_c). Each
 does the same steps as asyncio's and hands over to asyncio's own code
 whenever it could not do exactly that.
