@@ -2,23 +2,23 @@
 """asyncio's loop iteration and the loop methods every callback and future
 uses, compiled, for loops on a compiled fastsel selector.
 
-`run_once`, `process_events`, `call_soon`, `create_future` and `get_debug`
-are drop-in replacements for the BaseEventLoop/BaseSelectorEventLoop methods
+`run_once`, `process_events`, `call_soon`, `create_future`, `get_debug`,
+`time`, `call_later`, `call_at` and `timer_handle_cancelled` (see
+includes/aio_timers.pxi) are drop-in replacements for the BaseEventLoop/BaseSelectorEventLoop methods
 of those names in every CPython that fastsel._asyncio_versions mirrors
 (the same steps, in the same order, on the same loop attributes). The gains: the wait goes straight to the selector's
 buffer of ready fds (no (key, events) tuples, no result list); asyncio's
-handles are made and run without a Python frame of Handle.__init__ or
-Handle._run.
+handles and timers are made and run without a Python frame of
+Handle.__init__, TimerHandle.__init__, TimerHandle.__lt__ or Handle._run.
 
 Whenever an iteration cannot be sure it would do exactly what asyncio does
 (debug mode, a selector that is not a plain compiled fastsel one, a loop
-class whose time/_process_events/_add_callback differ from asyncio's, an
-interpreter version whose asyncio was not checked) it runs asyncio's own
-_run_once; handles of other classes run their own _run, and call_soon hands
-over to asyncio's in the same way. Two things it does not look for on every
-iteration, to stay cheap: those methods replaced on a loop *instance* (a
-subclass is the way to change them), and asyncio's private tuning constants
-patched after import.
+whose time/_process_events/_add_callback differ from asyncio's, on its class
+or set on the instance, an interpreter version whose asyncio was not
+checked) it runs asyncio's own _run_once; handles of other classes run their
+own _run, and call_soon hands over to asyncio's in the same way (see
+includes/overrides.pxd). asyncio's private tuning constants are read at
+import.
 """
 import heapq
 import math
@@ -30,6 +30,7 @@ from cpython.object cimport PyTypeObject
 
 from ._asyncio_versions import has, mirrored
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
+from .includes.overrides cimport class_keeps, instance_keeps
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
 # Whether this interpreter's asyncio is one this module mirrors, and how it
@@ -66,16 +67,23 @@ cdef inline object _monotonic():
     return _time.monotonic()
 
 
+def time(self):
+    """BaseEventLoop.time: the monotonic clock."""
+    return _monotonic()
+
+
 cdef extern from "Python.h":
-    object PyObject_GenericGetDict(object o, void *context)
     object PyType_GenericNew(PyTypeObject *type, void *args, void *kwds)
-    bint PyDict_Contains_ "PyDict_Contains"(object d, object key) except -1
+
+
+include "includes/loop_overrides.pxi"
 
 
 cdef TypeCheck _selector_type_ok
 cdef TypeCheck _loop_type_ok
 cdef TypeCheck _handle_type_ok
 cdef TypeCheck _timer_handle_type_ok
+cdef tuple _SELECT = (("select", (_compiled_select,)),)
 
 
 cdef bint _plain_selector(object selector) except -1:
@@ -85,26 +93,13 @@ cdef bint _plain_selector(object selector) except -1:
         if not isinstance(selector, Selector) or cls.select is not _compiled_select:
             return False
         type_check_remember(&_selector_type_ok, cls)
-    return not PyDict_Contains_(PyObject_GenericGetDict(selector, NULL), "select")
-
-
-cdef bint _class_keeps(TypeCheck *check, object cls, tuple methods) except -1:
-    """cls has, under each name of methods' (name, allowed objects) pairs,
-    one of the allowed objects: asyncio's own method, or this module's
-    version of it. Remembered in check until cls changes."""
-    if type_check_remembers(check, cls):
-        return True
-    for name, allowed in methods:
-        if getattr(cls, name, None) not in allowed:
-            return False
-    type_check_remember(check, cls)
-    return True
+    return instance_keeps(selector, _SELECT)
 
 
 cdef inline bint _plain_loop(object loop) except -1:
-    """A loop whose class has asyncio's own versions of the helpers that
-    the iteration inlines."""
-    return _class_keeps(&_loop_type_ok, type(loop), _ITERATION_HELPERS)
+    """A loop whose class and instance leave asyncio's own versions of the
+    helpers that the iteration inlines."""
+    return loop_keeps(&_loop_type_ok, loop, _ITERATION_HELPERS)
 
 
 cdef inline int _add_callback(object loop, object append, object handle,
@@ -234,7 +229,7 @@ cdef int _drop_cancelled_timers(object loop, object scheduled) except -1:
         # Pop cancelled timers from the head of the heap.
         while scheduled and scheduled[0]._cancelled:
             loop._timer_cancelled_count -= 1
-            handle = _heappop(scheduled)
+            handle = _pop_timer(scheduled)
             handle._scheduled = False
     return 0
 
@@ -320,10 +315,10 @@ cdef int _run_debug(object loop, object handle) except -1:
 # What the iteration inlines, with the versions it accepts (set here, once
 # process_events exists).
 cdef tuple _ITERATION_HELPERS = (
-    ("time", (_asyncio_time,)),
+    ("time", (_asyncio_time, time)),
     ("_process_events", (process_events,)),
     ("_add_callback", (_asyncio_add_callback,)),
-)
+) + _NOTES_SHADOWING
 
 
 def run_once(self):
@@ -359,7 +354,7 @@ def run_once(self):
         handle = scheduled[0]
         if handle._when >= end_time:
             break
-        handle = _heappop(scheduled)
+        handle = _pop_timer(scheduled)
         handle._scheduled = False
         append(handle)
 
@@ -390,8 +385,9 @@ cdef TypeCheck _call_soon_loop_type_ok
 
 
 cdef inline bint _plain_call_soon_loop(object loop) except -1:
-    """A loop whose class has asyncio's versions of what call_soon calls."""
-    return _class_keeps(&_call_soon_loop_type_ok, type(loop), _CALL_SOON_HELPERS)
+    """A loop whose class and instance leave asyncio's versions of what
+    call_soon calls."""
+    return loop_keeps(&_call_soon_loop_type_ok, loop, _CALL_SOON_HELPERS)
 
 
 def call_soon(self, callback, *args, context=None):
@@ -438,4 +434,7 @@ cdef tuple _CALL_SOON_HELPERS = (
     ("_check_closed", (_asyncio_check_closed,)),
     ("_call_soon", (_asyncio_call_soon_helper,)),
     ("get_debug", (_asyncio_get_debug, get_debug)),
-)
+) + _NOTES_SHADOWING
+
+
+include "includes/aio_timers.pxi"

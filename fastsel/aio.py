@@ -16,9 +16,10 @@ Python 3.14 on, as asyncio's policies are.
 Streams, futures and tasks are asyncio's own. With the compiled
 implementation, the loop iteration (_run_once, _process_events) and the loop
 methods every callback and future uses (call_soon, create_future, get_debug)
-are compiled (see fastsel._aio_c), and so are the server's accept path
-(fastsel._accept_c) and the socket transport's construction, close and
-per-request methods, in a subclass of asyncio's (see fastsel._transport_c). Each
+and the timer methods (time, call_later, call_at) are compiled (see
+fastsel._aio_c), and so are the server's accept path (fastsel._accept_c) and
+the socket transport's construction, close and per-request methods, in a
+subclass of asyncio's (see fastsel._transport_c). Each
 does the same steps as asyncio's and hands over to asyncio's own code
 whenever it could not do exactly that.
 """
@@ -63,6 +64,13 @@ if _compiled is not None and _compiled.SUPPORTED:
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
         _accept_connection = accept_connection
+        time = _compiled.time
+        call_later = _compiled.call_later
+        call_at = _compiled.call_at
+        _timer_handle_cancelled = _compiled.timer_handle_cancelled
+        # Note methods replaced on the instance, which asyncio would call.
+        __setattr__ = _compiled.loop_setattr
+        __delattr__ = _compiled.loop_delattr
 
         if _TRANSPORT_HAS_CONTEXT:
             def _make_socket_transport(self, sock, protocol, waiter=None, *,

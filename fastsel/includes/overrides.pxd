@@ -1,0 +1,42 @@
+# Whether an object still has, under given names, the methods that compiled
+# code stands in for. asyncio calls them as self.name(...), which finds an
+# attribute set on the instance first, then the class's: a shortcut is exact
+# only while neither differs from what it was written against.
+#
+# `methods` is a tuple of (name, allowed objects) pairs: asyncio's own method
+# and, where there is one, the compiled version of it.
+
+from .typecheck cimport TypeCheck, type_check_remember, type_check_remembers
+
+cdef extern from "Python.h":
+    ctypedef struct _DictOffset "PyTypeObject":
+        Py_ssize_t tp_dictoffset
+    object PyObject_GenericGetDict(object o, void *context)
+    bint PyDict_Contains(object d, object key) except -1
+
+
+cdef inline bint class_keeps(TypeCheck *check, object cls,
+                             tuple methods) except -1:
+    """cls has, under each name, one of the allowed objects. Remembered in
+    check until cls (or a base) changes."""
+    if type_check_remembers(check, cls):
+        return True
+    for pair in methods:
+        name, allowed = <tuple>pair
+        if getattr(cls, name, None) not in allowed:
+            return False
+    type_check_remember(check, cls)
+    return True
+
+
+cdef inline bint instance_keeps(object obj, tuple methods) except -1:
+    """None of the names is set on obj itself: a lookup per name in its
+    __dict__ (which CPython 3.11+ then makes, if the values lived in obj)."""
+    cdef object cls = type(obj)
+    if (<_DictOffset *>cls).tp_dictoffset == 0:
+        return True  # no instance dict: nothing can be set on obj
+    instance_dict = PyObject_GenericGetDict(obj, NULL)
+    for pair in methods:
+        if PyDict_Contains(instance_dict, (<tuple>pair)[0]):
+            return False
+    return True
