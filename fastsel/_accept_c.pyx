@@ -11,12 +11,13 @@ ACCEPT_RETRY_DELAY), and for each connection a task made by the loop's own
 create_task (its task factory included) running accept_connection2, the
 compiled twin of _accept_connection2. It hands over to asyncio's own method
 in debug mode (which logs every connection), for TLS servers, and when the
-loop's class has its own _accept_connection2.
+loop's class or the loop itself has its own _accept_connection2.
 """
 import errno
 from asyncio import constants, selector_events, trsock
 
 from ._asyncio_versions import has
+from .includes.overrides cimport instance_keeps
 
 cdef bint _DISCARDS_ABORTED = has("accept_discards_aborted")
 cdef bint _HAS_SHUTDOWN_TIMEOUT = has("accept_has_ssl_shutdown_timeout")
@@ -121,10 +122,16 @@ cdef object _accept(object loop, object protocol_factory, object sock,
     return None
 
 
+cdef tuple _ACCEPT_HELPERS = (("_accept_connection2", (_asyncio_accept_connection2,)),)
+
+
 cdef inline bint _compiled_accept(object loop, object sslcontext) except -1:
+    # Once per readiness of a listening socket: a lookup in the loop's
+    # instance dict as well costs nothing next to the accepts.
     return (not loop._debug and not sslcontext
             and getattr(type(loop), "_accept_connection2", None)
-            is _asyncio_accept_connection2)
+            is _asyncio_accept_connection2
+            and instance_keeps(loop, _ACCEPT_HELPERS))
 
 
 if _HAS_CONTEXT:

@@ -110,7 +110,8 @@ async def loop_workout(loop):
 
 @pytest.mark.parametrize("name", [
     "time", "_process_events", "_add_callback", "call_soon", "_call_soon",
-    "_check_closed", "get_debug", "_write_to_self", "call_at", "_add_reader"])
+    "_check_closed", "get_debug", "_write_to_self", "call_at", "_add_reader",
+    "_accept_connection", "_accept_connection2"])
 def test_patched_loop_method_is_called(loop, name):
     with mock.patch.object(loop, name, wraps=getattr(loop, name)) as spy:
         assert run_guarded(loop, loop_workout(loop)) == b"pong"
