@@ -22,56 +22,59 @@ if sys.version_info >= (3, 11):
     else:
         COMPILED_TLS = True
 
+TLSMixin = None
 
-class TLSMixin:
-    """_make_ssl_transport and start_tls with fastsel's SSLProtocol; the
-    class it is mixed into provides _make_socket_transport's transport
-    class as _socket_transport_class."""
+if COMPILED_TLS:
+    # asyncio's constants and signatures of 3.11+.
+    class TLSMixin:
+        """_make_ssl_transport and start_tls with fastsel's SSLProtocol; the
+        class it is mixed into provides _make_socket_transport's transport
+        class as _socket_transport_class."""
 
-    def _make_ssl_transport(
-            self, rawsock, protocol, sslcontext, waiter=None,
-            *, server_side=False, server_hostname=None,
-            extra=None, server=None,
-            ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
-            ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT):
-        ssl_protocol = SSLProtocol(
-            self, protocol, sslcontext, waiter, server_side, server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout)
-        # As asyncio: no waiter for the socket transport, and no check that
-        # the fd has no transport yet.
-        self._socket_transport_class(self, rawsock, ssl_protocol, None, extra, server)
-        return ssl_protocol._app_transport
+        def _make_ssl_transport(
+                self, rawsock, protocol, sslcontext, waiter=None,
+                *, server_side=False, server_hostname=None,
+                extra=None, server=None,
+                ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+                ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT):
+            ssl_protocol = SSLProtocol(
+                self, protocol, sslcontext, waiter, server_side, server_hostname,
+                ssl_handshake_timeout=ssl_handshake_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout)
+            # As asyncio: no waiter for the socket transport, and no check that
+            # the fd has no transport yet.
+            self._socket_transport_class(self, rawsock, ssl_protocol, None, extra, server)
+            return ssl_protocol._app_transport
 
-    async def start_tls(self, transport, protocol, sslcontext, *,
-                        server_side=False, server_hostname=None,
-                        ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
-        """Upgrade transport to TLS; return the transport protocol now uses
-        (asyncio's BaseEventLoop.start_tls, with fastsel's SSLProtocol)."""
-        if not isinstance(sslcontext, ssl.SSLContext):
-            raise TypeError(
-                f'sslcontext is expected to be an instance of ssl.SSLContext, '
-                f'got {sslcontext!r}')
-        if not getattr(transport, '_start_tls_compatible', False):
-            raise TypeError(
-                f'transport {transport!r} is not supported by start_tls()')
-        waiter = self.create_future()
-        ssl_protocol = SSLProtocol(
-            self, protocol, sslcontext, waiter, server_side, server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout,
-            call_connection_made=False)
-        # Paused until connection_made has run, so that no data reaches
-        # the SSL protocol before it.
-        transport.pause_reading()
-        transport.set_protocol(ssl_protocol)
-        connection_made = self.call_soon(ssl_protocol.connection_made, transport)
-        resume = self.call_soon(transport.resume_reading)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            connection_made.cancel()
-            resume.cancel()
-            raise
-        return ssl_protocol._app_transport
+        async def start_tls(self, transport, protocol, sslcontext, *,
+                            server_side=False, server_hostname=None,
+                            ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
+            """Upgrade transport to TLS; return the transport protocol now uses
+            (asyncio's BaseEventLoop.start_tls, with fastsel's SSLProtocol)."""
+            if not isinstance(sslcontext, ssl.SSLContext):
+                raise TypeError(
+                    f'sslcontext is expected to be an instance of ssl.SSLContext, '
+                    f'got {sslcontext!r}')
+            if not getattr(transport, '_start_tls_compatible', False):
+                raise TypeError(
+                    f'transport {transport!r} is not supported by start_tls()')
+            waiter = self.create_future()
+            ssl_protocol = SSLProtocol(
+                self, protocol, sslcontext, waiter, server_side, server_hostname,
+                ssl_handshake_timeout=ssl_handshake_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout,
+                call_connection_made=False)
+            # Paused until connection_made has run, so that no data reaches
+            # the SSL protocol before it.
+            transport.pause_reading()
+            transport.set_protocol(ssl_protocol)
+            connection_made = self.call_soon(ssl_protocol.connection_made, transport)
+            resume = self.call_soon(transport.resume_reading)
+            try:
+                await waiter
+            except BaseException:
+                transport.close()
+                connection_made.cancel()
+                resume.cancel()
+                raise
+            return ssl_protocol._app_transport
