@@ -21,6 +21,7 @@ largest Python-level cost of a small TLS read.
 The methods call each other directly, not through attributes: replacing
 one of them on an instance is not seen by the others (use a subclass).
 """
+import ssl
 from asyncio import constants, sslproto
 
 _State = sslproto.SSLProtocolState
@@ -30,6 +31,25 @@ cdef object _FLUSHING = _State.FLUSHING
 cdef object _SHUTDOWN = _State.SHUTDOWN
 cdef object _UNWRAPPED = _State.UNWRAPPED
 cdef object _AGAIN_ERRORS = sslproto.SSLAgainErrors
+
+# ssl.SSLObject's read, write and pending only pass their arguments on to
+# the _ssl object it wraps (its _sslobj); calling that one directly saves a
+# Python frame per call.
+cdef object _SSLObject = ssl.SSLObject
+cdef object _SSLOBJECT_READ = ssl.SSLObject.read
+cdef object _SSLOBJECT_WRITE = ssl.SSLObject.write
+cdef object _SSLOBJECT_PENDING = ssl.SSLObject.pending
+
+
+cdef inline object _unwrapped(object sslobj):
+    """What to call read/write/pending on: the _ssl object under sslobj when
+    sslobj is an ssl.SSLObject whose methods are still the stdlib's (not a
+    context's sslobject_class subclass, not patched); sslobj otherwise."""
+    if (type(sslobj) is _SSLObject and _SSLObject.read is _SSLOBJECT_READ
+            and _SSLObject.write is _SSLOBJECT_WRITE
+            and _SSLObject.pending is _SSLOBJECT_PENDING):
+        return sslobj._sslobj
+    return sslobj
 
 
 # ------------------------------------------------------------ incoming flow
@@ -43,7 +63,7 @@ cdef inline bint _nothing_to_read(object sslobj, object incoming) except -1:
 cdef int _read_copied(object self) except -1:
     """SSLProtocol._do_read__copied: decrypt what is there and hand it to
     the application's data_received in one piece."""
-    sslobj = self._sslobj
+    sslobj = _unwrapped(self._sslobj)
     incoming = self._incoming
     max_size = self.max_size
     chunk = b'1'
@@ -137,7 +157,7 @@ cdef int _write_appdata(object self, object list_of_data) except -1:
 cdef int _do_write(object self) except -1:
     """SSLProtocol._do_write: encrypt the backlog, then send the records."""
     backlog = self._write_backlog
-    sslobj = self._sslobj
+    sslobj = _unwrapped(self._sslobj)
     try:
         while backlog:
             data = backlog[0]
