@@ -31,6 +31,9 @@ cdef object _FLUSHING = _State.FLUSHING
 cdef object _SHUTDOWN = _State.SHUTDOWN
 cdef object _UNWRAPPED = _State.UNWRAPPED
 cdef object _AGAIN_ERRORS = sslproto.SSLAgainErrors
+# 3.14+: the application transport also counts as closing once the socket
+# transport under it is.
+cdef bint _ASKS_SOCKET_TRANSPORT = hasattr(sslproto.SSLProtocol, "_is_transport_closing")
 
 # ssl.SSLObject's read, write and pending only pass their arguments on to
 # the _ssl object it wraps (its _sslobj); calling that one directly saves a
@@ -217,7 +220,9 @@ class SSLProtocolTransport(sslproto._SSLProtocolTransport):
 
     def is_closing(self):
         # Asked by every StreamWriter.drain().
-        return self._closed
+        if self._closed or not _ASKS_SOCKET_TRANSPORT:
+            return self._closed
+        return self._ssl_protocol._is_transport_closing()
 
     def write(self, data):
         if not isinstance(data, (bytes, bytearray, memoryview)):

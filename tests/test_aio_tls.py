@@ -27,8 +27,11 @@ trustme = pytest.importorskip(
     "trustme", reason="trustme makes the test certificates: pip install '.[test]'")
 
 COMPILED_TLS = _tls.COMPILED_TLS
+# EventLoop takes the compiled TLS where its compiled iteration runs too.
+TLS_ON_EVENT_LOOP = _tls.TLSMixin is not None and issubclass(aio.EventLoop, _tls.TLSMixin)
 compiled_tls = pytest.mark.skipif(
-    not COMPILED_TLS, reason="compiled TLS needs the compiled build and CPython 3.11+")
+    not TLS_ON_EVENT_LOOP,
+    reason="fastsel.aio.EventLoop's compiled TLS needs the compiled build and CPython 3.11+")
 
 LOOPS = {
     "EventLoop": aio.EventLoop,
@@ -211,7 +214,8 @@ def test_event_loop_uses_compiled_tls(tls):
 def test_compiled_tls_is_used_where_supported():
     expected = fastsel.IMPLEMENTATION == "c" and sys.version_info >= (3, 11)
     assert COMPILED_TLS is expected
-    assert (_tls.TLSMixin is not None and issubclass(aio.EventLoop, _tls.TLSMixin)) is expected
+    compiled_loop = aio._compiled is not None and aio._compiled.SUPPORTED
+    assert TLS_ON_EVENT_LOOP is (expected and compiled_loop)
 
 
 def test_https_keep_alive_round_trips(tls):
