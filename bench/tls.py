@@ -162,7 +162,7 @@ def wrk_one(name, cert, key, connections, seconds):
             raise RuntimeError(f"TLS server {name!r} did not start")
         out = subprocess.run(
             ["taskset", "-c", str(LOAD_CORE), "wrk", "-t1", f"-c{connections}",
-             f"-d{seconds}s", f"https://127.0.0.1:{line[1]}/"],
+             f"-d{seconds}s", "--timeout", "10s", f"https://127.0.0.1:{line[1]}/"],
             capture_output=True, text=True, check=True).stdout
     finally:
         os.kill(child.pid, signal.SIGKILL)
