@@ -11,8 +11,10 @@ without the compiled build, COMPILED_TLS is False and asyncio's own TLS runs.
 import sys
 from asyncio import constants
 
+from . import IMPLEMENTATION
+
 COMPILED_TLS = False
-if sys.version_info >= (3, 11):
+if IMPLEMENTATION == "c" and sys.version_info >= (3, 11):
     try:
         import ssl
 
