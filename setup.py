@@ -39,7 +39,8 @@ def extensions():
             extra_link_args=sanitizer_flags,
         )
         # The loop and the asyncio hot path cimport the selector core.
-        for name in ("_selectors_c", "_loop_c", "_aio_c", "_transport_c", "_accept_c")
+        for name in ("_selectors_c", "_loop_c", "_aio_c", "_transport_c", "_accept_c",
+                     "_sslproto_c")
     ]
     directives = {
         "language_level": 3,

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import machine, micro, report, runner, servers, wrk
+from . import machine, micro, report, runner, servers, tls, wrk
 from .runner import progress
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -26,6 +26,7 @@ SETTINGS = {
 # --smoke: every variant once at tiny sizes, to check the bench itself works.
 SMOKE_SIZES = {"sizes": [(10, 2)], "ops_fds": 10}
 SMOKE_CONNECTIONS = (4,)
+SMOKE_TLS = {"connection_counts": SMOKE_CONNECTIONS, "trips": 20, "connects": 2}
 
 
 def parse(argv):
@@ -34,8 +35,9 @@ def parse(argv):
                         help="fewer sizes and rounds (under 2 minutes)")
     parser.add_argument("--smoke", action="store_true",
                         help="every variant once at tiny sizes (checks the bench, measures nothing)")
-    parser.add_argument("--only", choices=("micro", "servers", "wrk"),
-                        help="run one part only (wrk: the end-to-end servers alone)")
+    parser.add_argument("--only", choices=("micro", "servers", "wrk", "tls"),
+                        help="run one part only (wrk: the end-to-end servers alone; "
+                             "tls runs only when asked for)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="results folder (default bench/results)")
     parser.add_argument("--wrk", action="store_true",
                         help="also run the end-to-end servers, each alone under wrk")
@@ -75,8 +77,13 @@ def main(argv=None):
         results["wrk"], skipped, results["meta"]["wrk_placement"] = wrk.run(
             settings["wrk_rounds"], settings["wrk_seconds"], **connections)
         results["skipped"] += skipped
+    if args.only == "tls":
+        results["tls"], skipped = tls.run(
+            settings["wrk_rounds"], settings["wrk_seconds"],
+            **(SMOKE_TLS if args.smoke else {}))
+        results["skipped"] += skipped
     results["meta"]["elapsed_seconds"] = round(time.monotonic() - began, 1)
-    text = report.write(results, args.out)
+    text = report.write(results, args.out) + tls.section(results.get("tls"), args.out)
     progress(f"done in {results['meta']['elapsed_seconds']} s; results in {args.out}")
     print(text)
 

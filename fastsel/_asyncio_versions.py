@@ -54,6 +54,10 @@ CHANGES = {
         (3, 14), None,
         "_accept_connection accepts up to backlog + 1 and goes on past a "
         "ConnectionAbortedError (before: backlog, and it stops there)"),
+    "sslproto_memory_bio": (
+        (3, 11), None,
+        "asyncio's TLS is the memory-BIO SSLProtocol that fastsel._sslproto_c "
+        "extends (before: the older design, left to asyncio's own code)"),
     "timeout_clamped_by_comparisons": (
         (3, 13), None,
         "_run_once clamps its select() timeout with comparisons (before: "
@@ -69,6 +73,13 @@ CHANGES = {
         (3, 14), None,
         "call_soon_threadsafe makes an events._ThreadSafeHandle, whose "
         "cancel() and _run() take a lock"),
+    "start_tls_moves_stream_buffer": (
+        (3, 14), None,
+        "start_tls on the server side hands what a StreamReader already "
+        "buffered to the TLS protocol, and drops its waiter on failure"),
+    "tls_closing_follows_socket_transport": (
+        (3, 14), None,
+        "a TLS transport also counts as closing once its socket transport is"),
     "due_window_at_least_ulp": (
         (3, 15), None,
         "_run_once takes timers due before now + max(clock resolution, "

@@ -4,7 +4,8 @@
 SocketTransport is asyncio's own _SelectorSocketTransport (a subclass of it:
 same attributes, same close/pause/flow control/sendfile code) in which the
 methods that run for every request are compiled: _read_ready,
-_read_ready__data_received, write and is_closing. Each does the steps of
+_read_ready__data_received (protocols), _read_ready__get_buffer (buffered
+protocols, TLS among them), write and is_closing. Each does the steps of
 the running CPython's version in the same order, with the same checks,
 exceptions and messages; the differences between versions are listed in
 fastsel._asyncio_versions. Module globals asyncio looks up at call time
@@ -163,6 +164,45 @@ cdef int _read_ready_data(object transport) except -1:
     return 0
 
 
+cdef int _read_ready_buffer(object transport) except -1:
+    """_SelectorSocketTransport._read_ready__get_buffer (alike in every
+    mirrored version):
+    the read path of buffered protocols, asyncio's TLS protocol among them."""
+    if transport._conn_lost:
+        return 0
+    try:
+        buf = transport._protocol.get_buffer(-1)
+        if not len(buf):
+            raise RuntimeError('get_buffer() returned an empty buffer')
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        transport._fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
+        return 0
+
+    try:
+        nbytes = transport._sock.recv_into(buf)
+    except (BlockingIOError, InterruptedError):
+        return 0
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        transport._fatal_error(exc, 'Fatal read error on socket transport')
+        return 0
+
+    if not nbytes:
+        transport._read_ready__on_eof()
+        return 0
+
+    try:
+        transport._protocol.buffer_updated(nbytes)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        transport._fatal_error(exc, 'Fatal error: protocol.buffer_updated() call failed.')
+    return 0
+
+
 include "_transport_lifecycle.pxi"
 
 
@@ -215,6 +255,9 @@ class SocketTransport(selector_events._SelectorSocketTransport):
 
     def _read_ready__data_received(self):
         _read_ready_data(self)
+
+    def _read_ready__get_buffer(self):
+        _read_ready_buffer(self)
 
     def write(self, data):
         if not isinstance(data, (bytes, bytearray, memoryview)):

@@ -49,14 +49,20 @@ class _PureEventLoop(asyncio.SelectorEventLoop):
 
 if _compiled is not None and _compiled.SUPPORTED:
     from ._accept_c import accept_connection
+    from ._tls import COMPILED_TLS, TLSMixin
     from ._transport_c import SocketTransport
 
     _CHECKS_FD_HAS_NO_TRANSPORT = _asyncio_versions.has("checks_fd_has_no_transport")
     _TRANSPORT_HAS_CONTEXT = _asyncio_versions.has("transport_has_context")
+    # TLS with fastsel's compiled SSLProtocol where it exists (see _tls).
+    _TLS_BASES = (TLSMixin,) if COMPILED_TLS else ()
 
-    class EventLoop(_PureEventLoop):
+    class EventLoop(*_TLS_BASES, _PureEventLoop):
         """asyncio's SelectorEventLoop on fastsel, with a compiled iteration
-        and socket transports whose read and write paths are compiled."""
+        and socket transports whose read and write paths are compiled, TLS
+        included."""
+
+        _socket_transport_class = SocketTransport
 
         _run_once = _compiled.run_once
         _process_events = _compiled.process_events

@@ -1,0 +1,289 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""asyncio's TLS protocol with its per-record methods compiled.
+
+SSLProtocol is a subclass of asyncio.sslproto.SSLProtocol (CPython 3.11+,
+the memory-BIO design shared by 3.11-3.15) and SSLProtocolTransport one of
+its _SSLProtocolTransport: the handshake, shutdown, timeouts, flow control
+and error paths stay asyncio's own code. Compiled here are the methods that
+run for every TLS record: receiving ciphertext (get_buffer, buffer_updated),
+decrypting it for the application (_do_read, _do_read__copied), encrypting
+what the application writes (write, _write_appdata, _do_write,
+_process_outgoing) and the flow-control checks after each. Each takes the
+steps of asyncio's version in the same order, with the same checks,
+exceptions and log messages.
+
+One step is skipped when its outcome is known: asyncio reads from the
+SSLObject until it raises SSLWantReadError. When the incoming BIO is empty
+(and not at EOF) and OpenSSL holds no decrypted bytes, that read can only
+raise SSLWantReadError, so it is not made: building that exception is the
+largest Python-level cost of a small TLS read.
+
+The methods call each other directly, not through attributes: replacing
+one of them on an instance is not seen by the others (use a subclass).
+"""
+import ssl
+from asyncio import constants, sslproto
+
+from ._asyncio_versions import has
+
+_State = sslproto.SSLProtocolState
+cdef object _DO_HANDSHAKE = _State.DO_HANDSHAKE
+cdef object _WRAPPED = _State.WRAPPED
+cdef object _FLUSHING = _State.FLUSHING
+cdef object _SHUTDOWN = _State.SHUTDOWN
+cdef object _UNWRAPPED = _State.UNWRAPPED
+cdef object _AGAIN_ERRORS = sslproto.SSLAgainErrors
+# 3.14+: the application transport also counts as closing once the socket
+# transport under it is.
+cdef bint _ASKS_SOCKET_TRANSPORT = has("tls_closing_follows_socket_transport")
+
+# ssl.SSLObject's read, write and pending only pass their arguments on to
+# the _ssl object it wraps (its _sslobj); calling that one directly saves a
+# Python frame per call.
+cdef object _SSLObject = ssl.SSLObject
+cdef object _SSLOBJECT_READ = ssl.SSLObject.read
+cdef object _SSLOBJECT_WRITE = ssl.SSLObject.write
+cdef object _SSLOBJECT_PENDING = ssl.SSLObject.pending
+
+
+cdef inline object _unwrapped(object sslobj):
+    """What to call read/write/pending on: the _ssl object under sslobj when
+    sslobj is an ssl.SSLObject whose methods are still the stdlib's (not a
+    context's sslobject_class subclass, not patched); sslobj otherwise."""
+    if (type(sslobj) is _SSLObject and _SSLObject.read is _SSLOBJECT_READ
+            and _SSLObject.write is _SSLOBJECT_WRITE
+            and _SSLObject.pending is _SSLOBJECT_PENDING):
+        return sslobj._sslobj
+    return sslobj
+
+
+# ------------------------------------------------------------ incoming flow
+
+cdef inline bint _nothing_to_read(object sslobj, object incoming) except -1:
+    """A read from sslobj now could only raise SSLWantReadError: no
+    ciphertext is waiting, no EOF was fed, no plaintext is buffered."""
+    return not incoming.pending and not incoming.eof and not sslobj.pending()
+
+
+cdef int _read_copied(object self) except -1:
+    """SSLProtocol._do_read__copied: decrypt what is there and hand it to
+    the application's data_received in one piece."""
+    sslobj = _unwrapped(self._sslobj)
+    incoming = self._incoming
+    max_size = self.max_size
+    chunk = b'1'
+    first = None
+    joined = None
+    cdef Py_ssize_t chunks = 0
+    try:
+        while True:
+            chunk = sslobj.read(max_size)
+            if not chunk:
+                break
+            if chunks == 0:
+                first = chunk
+            elif chunks == 1:
+                joined = [first, chunk]
+            else:
+                joined.append(chunk)
+            chunks += 1
+            if _nothing_to_read(sslobj, incoming):
+                break
+    except _AGAIN_ERRORS:
+        pass
+    if chunks == 1:
+        self._app_protocol.data_received(first)
+    elif chunks > 1:
+        self._app_protocol.data_received(b''.join(joined))
+    if not chunk:
+        # close_notify
+        self._call_eof_received()
+        self._start_shutdown()
+    return 0
+
+
+cdef int _do_read(object self) except -1:
+    """SSLProtocol._do_read."""
+    state = self._state
+    if state is not _WRAPPED and state is not _FLUSHING:
+        return 0
+    try:
+        if not self._app_reading_paused:
+            if self._app_protocol_is_buffer:
+                self._do_read__buffered()
+            else:
+                _read_copied(self)
+            if self._write_backlog:
+                _do_write(self)
+            else:
+                _process_outgoing(self)
+        _control_ssl_reading(self)
+    except Exception as ex:
+        self._fatal_error(ex, 'Fatal error on SSL protocol')
+    return 0
+
+
+cdef int _control_ssl_reading(object self) except -1:
+    """SSLProtocol._control_ssl_reading: pause or resume the socket."""
+    size = self._incoming.pending
+    if size >= self._incoming_high_water and not self._ssl_reading_paused:
+        self._ssl_reading_paused = True
+        self._transport.pause_reading()
+    elif size <= self._incoming_low_water and self._ssl_reading_paused:
+        self._ssl_reading_paused = False
+        self._transport.resume_reading()
+    return 0
+
+
+# ------------------------------------------------------------ outgoing flow
+
+cdef int _write_appdata(object self, object list_of_data) except -1:
+    """SSLProtocol._write_appdata."""
+    state = self._state
+    if state is _FLUSHING or state is _SHUTDOWN or state is _UNWRAPPED:
+        if self._conn_lost >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+            sslproto.logger.warning('SSL connection is closed')
+        self._conn_lost += 1
+        return 0
+
+    backlog = self._write_backlog
+    for data in list_of_data:
+        backlog.append(data)
+        self._write_buffer_size += len(data)
+
+    try:
+        if self._state is _WRAPPED:
+            _do_write(self)
+    except Exception as ex:
+        self._fatal_error(ex, 'Fatal error on SSL protocol')
+    return 0
+
+
+cdef int _do_write(object self) except -1:
+    """SSLProtocol._do_write: encrypt the backlog, then send the records."""
+    backlog = self._write_backlog
+    sslobj = _unwrapped(self._sslobj)
+    try:
+        while backlog:
+            data = backlog[0]
+            count = sslobj.write(data)
+            data_len = len(data)
+            if count < data_len:
+                backlog[0] = data[count:]
+                self._write_buffer_size -= count
+            else:
+                del backlog[0]
+                self._write_buffer_size -= data_len
+    except _AGAIN_ERRORS:
+        pass
+    _process_outgoing(self)
+    return 0
+
+
+cdef int _process_outgoing(object self) except -1:
+    """SSLProtocol._process_outgoing."""
+    if not self._ssl_writing_paused:
+        data = self._outgoing.read()
+        if len(data):
+            self._transport.write(data)
+    _control_app_writing(self)
+    return 0
+
+
+cdef int _control_app_writing(object self) except -1:
+    """SSLProtocol._control_app_writing: pause or resume the application."""
+    size = self._outgoing.pending + self._write_buffer_size
+    if size >= self._outgoing_high_water and not self._app_writing_paused:
+        self._app_writing_paused = True
+        _call_app_flow_control(self, 'pause_writing')
+    elif size <= self._outgoing_low_water and self._app_writing_paused:
+        self._app_writing_paused = False
+        _call_app_flow_control(self, 'resume_writing')
+    return 0
+
+
+cdef int _call_app_flow_control(object self, str name) except -1:
+    try:
+        getattr(self._app_protocol, name)()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        self._loop.call_exception_handler({
+            'message': f'protocol.{name}() failed',
+            'exception': exc,
+            'transport': self._app_transport,
+            'protocol': self,
+        })
+    return 0
+
+
+class SSLProtocolTransport(sslproto._SSLProtocolTransport):
+    """asyncio's TLS application transport, write() compiled."""
+
+    def is_closing(self):
+        # Asked by every StreamWriter.drain().
+        if self._closed or not _ASKS_SOCKET_TRANSPORT:
+            return self._closed
+        return self._ssl_protocol._is_transport_closing()
+
+    def write(self, data):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data: expecting a bytes-like instance, "
+                            f"got {type(data).__name__}")
+        if not data:
+            return
+        _write_appdata(self._ssl_protocol, (data,))
+
+
+class SSLProtocol(sslproto.SSLProtocol):
+    """asyncio's TLS protocol, its per-record methods compiled."""
+
+    def _get_app_transport(self):
+        if self._app_transport is None:
+            if self._app_transport_created:
+                raise RuntimeError('Creating _SSLProtocolTransport twice')
+            self._app_transport = SSLProtocolTransport(self._loop, self)
+            self._app_transport_created = True
+        return self._app_transport
+
+    def get_buffer(self, n):
+        want = n
+        if want <= 0 or want > self.max_size:
+            want = self.max_size
+        if len(self._ssl_buffer) < want:
+            self._ssl_buffer = bytearray(want)
+            self._ssl_buffer_view = memoryview(self._ssl_buffer)
+        return self._ssl_buffer_view
+
+    def buffer_updated(self, nbytes):
+        self._incoming.write(self._ssl_buffer_view[:nbytes])
+        state = self._state
+        if state is _DO_HANDSHAKE:
+            self._do_handshake()
+        elif state is _WRAPPED:
+            _do_read(self)
+        elif state is _FLUSHING:
+            self._do_flush()
+        elif state is _SHUTDOWN:
+            self._do_shutdown()
+
+    def _do_read(self):
+        _do_read(self)
+
+    def _do_read__copied(self):
+        _read_copied(self)
+
+    def _write_appdata(self, list_of_data):
+        _write_appdata(self, list_of_data)
+
+    def _do_write(self):
+        _do_write(self)
+
+    def _process_outgoing(self):
+        _process_outgoing(self)
+
+    def _control_app_writing(self):
+        _control_app_writing(self)
+
+    def _control_ssl_reading(self):
+        _control_ssl_reading(self)

@@ -1,0 +1,466 @@
+"""TLS on fastsel.aio: CPython's asyncio TLS suites, and loopback scenarios
+whose outcome must be asyncio's.
+
+On CPython 3.11+ with the compiled build, fastsel.aio.EventLoop runs TLS
+through fastsel._sslproto_c (asyncio's SSLProtocol with compiled per-record
+methods); otherwise through asyncio's own. CPython's suites run on
+`EventLoop`; the scenarios below run on `EventLoop` and on the pure loop
+class (asyncio's TLS on fastsel's selector), each compared with asyncio's
+own loop, the oracle.
+"""
+import asyncio
+import gc
+import socket
+import ssl
+import sys
+import threading
+import types
+import weakref
+from asyncio import sslproto
+from unittest import mock
+
+import pytest
+
+import fastsel
+from fastsel import _tls, aio
+
+trustme = pytest.importorskip(
+    "trustme", reason="trustme makes the test certificates: pip install '.[test]'")
+
+COMPILED_TLS = _tls.COMPILED_TLS
+# EventLoop takes the compiled TLS where its compiled iteration runs too.
+TLS_ON_EVENT_LOOP = _tls.TLSMixin is not None and issubclass(aio.EventLoop, _tls.TLSMixin)
+compiled_tls = pytest.mark.skipif(
+    not TLS_ON_EVENT_LOOP,
+    reason="fastsel.aio.EventLoop's compiled TLS needs the compiled build and CPython 3.11+")
+
+LOOPS = {
+    "EventLoop": aio.EventLoop,
+    "pure": aio._PureEventLoop,
+}
+ORACLE = asyncio.SelectorEventLoop
+
+
+# ------------------------------------------------ CPython's own suites
+
+def _cpython_cases():
+    try:
+        from test.test_asyncio import test_sslproto
+    except ImportError:
+        return {}
+    try:
+        from test.test_asyncio import test_ssl  # 3.11+
+    except ImportError:
+        test_ssl = None
+
+    cases = {}
+    # On EventLoop only: on the pure loop class they would test asyncio's
+    # TLS alone (and EventLoop is that class where nothing is compiled).
+    for label, loop_class in [("EventLoop", aio.EventLoop)]:
+        def make_loop(loop_class=loop_class):
+            return loop_class()
+
+        def patch_new_event_loop(self, make_loop=make_loop):
+            patcher = mock.patch("asyncio.new_event_loop", make_loop)
+            patcher.start()
+            self.addCleanup(patcher.stop)
+
+        start_tls = f"Test_sslproto_StartTLS_{label}"
+        cases[start_tls] = type(start_tls, (test_sslproto.SelectorStartTLSTests,), {
+            "new_loop": lambda self, make_loop=make_loop: make_loop(),
+        })
+        if test_ssl is not None:
+            name = f"Test_ssl_{label}"
+            base = test_ssl.TestSSL
+
+            def set_up(self, base=base, patch=patch_new_event_loop):
+                patch(self)  # TestSSL.setUp and new_loop() call asyncio.new_event_loop()
+                base.setUp(self)
+
+            cases[name] = type(name, (base,), {"setUp": set_up})
+
+    if COMPILED_TLS:
+        # asyncio's unit tests of SSLProtocol, on fastsel's subclass.
+        from fastsel._sslproto_c import SSLProtocol
+        module = types.SimpleNamespace(**{**vars(sslproto), "SSLProtocol": SSLProtocol})
+        base = test_sslproto.SslProtoHandshakeTests
+
+        def set_up(self, base=base):
+            patcher = mock.patch.object(test_sslproto, "sslproto", module)
+            patcher.start()
+            self.addCleanup(patcher.stop)
+            base.setUp(self)
+
+        cases["Test_sslproto_Handshake_compiled"] = type(
+            "Test_sslproto_Handshake_compiled", (base,), {"setUp": set_up})
+    for name, case in cases.items():
+        case.__module__, case.__qualname__ = __name__, name
+    return cases
+
+
+globals().update(_cpython_cases())
+
+
+def teardown_module():
+    asyncio.set_event_loop_policy(None)
+
+
+# ------------------------------------------------ certificates and helpers
+
+@pytest.fixture(scope="module")
+def tls():
+    """Server and client contexts for localhost / 127.0.0.1, and a client
+    context that trusts another CA."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    stranger = ssl.create_default_context()
+    trustme.CA().configure_trust(stranger)
+    return types.SimpleNamespace(server=server, client=client, stranger=stranger)
+
+
+@pytest.fixture(params=list(LOOPS) + ["asyncio"])
+def loop(request):
+    loop = ORACLE() if request.param == "asyncio" else LOOPS[request.param]()
+    yield loop
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+
+
+def run_on_each(coro_function, *args):
+    """coro_function(*args) on fastsel.aio's loops and on asyncio's:
+    {loop label: result}."""
+    results = {}
+    for label, loop_class in [*LOOPS.items(), ("asyncio", ORACLE)]:
+        loop = loop_class()
+        try:
+            results[label] = loop.run_until_complete(coro_function(*args))
+        finally:
+            loop.close()
+    return results
+
+
+def assert_same_everywhere(results):
+    expected = results.pop("asyncio")
+    assert results == {label: expected for label in results}
+    return expected
+
+
+async def https_round_trip(tls, requests):
+    """An HTTP/1.1 keep-alive server over TLS (streams); the client sends
+    `requests` requests on one connection and returns what it saw."""
+    async def handle(reader, writer):
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if head.startswith(b"QUIT"):
+                break
+            body = head.split(b" ")[1]
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls.server)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=tls.client, server_hostname="localhost")
+    seen = []
+    for index in range(requests):
+        writer.write(b"GET /%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % index)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        seen.append(await reader.readexactly(length))
+    transport = writer.transport
+    info = (type(transport.get_extra_info("ssl_object")).__name__,
+            transport.get_extra_info("peercert")["subjectAltName"],
+            transport.get_extra_info("cipher")[1],
+            transport.get_extra_info("sslcontext") is tls.client)
+    writer.write(b"QUIT\r\n\r\n")
+    eof = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+    return seen, info, eof
+
+
+# ------------------------------------------------ scenarios
+
+@compiled_tls
+def test_event_loop_uses_compiled_tls(tls):
+    from fastsel import _sslproto_c, _transport_c
+
+    async def main():
+        async def handle(reader, writer):
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls.server)
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", server.sockets[0].getsockname()[1], ssl=tls.client,
+            server_hostname="localhost")
+        transport = writer.transport
+        kinds = (type(transport), type(transport._ssl_protocol),
+                 type(transport._ssl_protocol._transport))
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        return kinds
+
+    assert aio.run(main()) == (_sslproto_c.SSLProtocolTransport, _sslproto_c.SSLProtocol,
+                               _transport_c.SocketTransport)
+
+
+def test_compiled_tls_is_used_where_supported():
+    expected = fastsel.IMPLEMENTATION == "c" and sys.version_info >= (3, 11)
+    assert COMPILED_TLS is expected
+    compiled_loop = aio._compiled is not None and aio._compiled.SUPPORTED
+    assert TLS_ON_EVENT_LOOP is (expected and compiled_loop)
+
+
+def test_https_keep_alive_round_trips(tls):
+    seen, info, eof = assert_same_everywhere(run_on_each(https_round_trip, tls, 50))
+    assert seen == [b"/%d" % i for i in range(50)]
+    assert info[0] == "SSLObject" and info[1] == (("DNS", "localhost"), ("IP Address", "127.0.0.1"))
+    assert info[3] and eof == b""
+
+
+async def echo_sizes(tls, sizes):
+    """An echo server over TLS; each message must come back whole."""
+    async def echo(reader, writer):
+        while data := await reader.read(1 << 16):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0, ssl=tls.server)
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", server.sockets[0].getsockname()[1], ssl=tls.client,
+        server_hostname="localhost")
+    echoed = []
+    for size in sizes:
+        payload = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        writer.write(payload)
+        echoed.append(await reader.readexactly(size) == payload)
+    writer.close()
+    await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+    return echoed
+
+
+def test_echo_of_small_and_large_messages(tls):
+    # Up to several TLS records and more than one socket read per message.
+    sizes = [1, 100, 16384, 16385, 100_000, 1_000_000]
+    assert assert_same_everywhere(run_on_each(echo_sizes, tls, sizes)) == [True] * len(sizes)
+
+
+async def upgrade_with_start_tls(tls):
+    """A plain connection upgraded by start_tls on both sides (STARTTLS)."""
+    upgraded = asyncio.get_running_loop().create_future()
+
+    async def handle(reader, writer):
+        assert await reader.readline() == b"STARTTLS\n"
+        writer.write(b"OK\n")
+        await writer.drain()
+        await writer.start_tls(tls.server)
+        writer.write(b"secret:" + await reader.readline())
+        await writer.drain()
+        upgraded.set_result(writer.get_extra_info("ssl_object") is not None)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    plain = writer.get_extra_info("ssl_object")
+    writer.write(b"STARTTLS\n")
+    assert await reader.readline() == b"OK\n"
+    await writer.start_tls(tls.client, server_hostname="localhost")
+    writer.write(b"hello\n")
+    answer = await reader.readline()
+    version = writer.get_extra_info("ssl_object").version()
+    writer.close()
+    await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+    return plain, answer, version, await upgraded
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="StreamWriter.start_tls is 3.11+")
+def test_start_tls_on_an_existing_connection(tls):
+    plain, answer, version, upgraded = assert_same_everywhere(run_on_each(upgrade_with_start_tls, tls))
+    assert plain is None and answer == b"secret:hello\n" and version.startswith("TLS")
+    assert upgraded
+
+
+async def start_tls_wrong_arguments():
+    errors = []
+    reader, writer = await asyncio.open_connection(*silent_peer_address())
+    loop = asyncio.get_running_loop()
+    for args in [(writer.transport, writer.transport.get_protocol(), "not a context"),
+                 (object(), writer.transport.get_protocol(), ssl.create_default_context())]:
+        try:
+            await loop.start_tls(*args)
+        except TypeError as exc:
+            errors.append(str(exc).split(" ")[0])
+    writer.close()
+    return errors
+
+
+_silent = {}
+
+
+def silent_peer_address():
+    """A listening socket that accepts nothing: connections complete in the
+    kernel's backlog, and no handshake byte ever comes back."""
+    if "sock" not in _silent:
+        sock = socket.create_server(("127.0.0.1", 0), backlog=64)
+        _silent["sock"] = sock
+    return _silent["sock"].getsockname()[:2]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_silent_peer():
+    yield
+    if "sock" in _silent:
+        _silent.pop("sock").close()
+
+
+def test_start_tls_argument_errors():
+    errors = assert_same_everywhere(run_on_each(start_tls_wrong_arguments))
+    assert errors == ["sslcontext", "transport"]
+
+
+async def handshake_against_silent_peer(tls):
+    """Connect to a peer that never answers the ClientHello: the handshake
+    timeout must fire, and nothing of the connection may stay alive."""
+    loop = asyncio.get_running_loop()
+    protocols = []
+
+    class Client(asyncio.Protocol):
+        pass
+
+    def make_protocol():
+        protocol = Client()
+        protocols.append(weakref.ref(protocol))
+        return protocol
+
+    context = ssl.create_default_context()
+    context_ref = weakref.ref(context)
+    began = loop.time()
+    try:
+        await loop.create_connection(
+            make_protocol, *silent_peer_address(), ssl=context, server_hostname="localhost",
+            ssl_handshake_timeout=0.2)
+    except ConnectionError as exc:
+        error = (type(exc).__name__, "handshake" in str(exc))
+    else:
+        error = None
+    waited = loop.time() - began >= 0.2
+    del context
+    for _ in range(3):
+        await asyncio.sleep(0)
+    gc.collect()
+    return (error, waited, context_ref() is None, [ref() is None for ref in protocols],
+            [t for t in loop._transports.values() if not t.is_closing()])
+
+
+def test_handshake_timeout_with_silent_peer_leaks_nothing(tls):
+    error, waited, context_freed, protocols_freed, open_transports = assert_same_everywhere(
+        run_on_each(handshake_against_silent_peer, tls))
+    assert error == ("ConnectionAbortedError", True) and waited
+    assert context_freed and protocols_freed == [True] and open_transports == []
+
+
+async def client_with_untrusted_certificate(tls):
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0, ssl=tls.server)
+    try:
+        await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1],
+                                      ssl=tls.stranger, server_hostname="localhost")
+    except ssl.SSLError as exc:
+        outcome = (type(exc).__name__, exc.reason)
+    else:
+        outcome = None
+    server.close()
+    await server.wait_closed()
+    return outcome
+
+
+def test_certificate_error_type(tls):
+    outcome = assert_same_everywhere(run_on_each(client_with_untrusted_certificate, tls))
+    assert outcome == ("SSLCertVerificationError", "CERTIFICATE_VERIFY_FAILED")
+
+
+async def flow_control_and_close_with_unsent_data(tls):
+    """The client writes far more than the peer reads at first: writing must
+    pause, then resume once the peer reads; close() right after the last
+    write must still deliver everything, then close_notify."""
+    loop = asyncio.get_running_loop()
+    total = 8 * 1024 * 1024
+    start_reading = threading.Event()
+    received = bytearray()
+    server_sock = socket.create_server(("127.0.0.1", 0))
+
+    def peer():
+        conn, _ = server_sock.accept()
+        with tls.server.wrap_socket(conn, server_side=True) as tls_conn:
+            start_reading.wait(10)
+            while len(received) < total:
+                chunk = tls_conn.recv(1 << 16)
+                if not chunk:
+                    break
+                received.extend(chunk)
+            received_eof = tls_conn.recv(1) == b""
+            results["peer_saw_eof"] = received_eof
+
+    results = {}
+    thread = threading.Thread(target=peer)
+    thread.start()
+    events = []
+
+    class Client(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.lost = loop.create_future()
+
+        def pause_writing(self):
+            events.append("pause")
+            start_reading.set()
+
+        def resume_writing(self):
+            events.append("resume")
+
+        def connection_lost(self, exc):
+            self.lost.set_result(exc)
+
+    try:
+        transport, protocol = await loop.create_connection(
+            Client, *server_sock.getsockname()[:2], ssl=tls.client, server_hostname="localhost")
+        transport.set_write_buffer_limits(high=256 * 1024)
+        chunk = b"z" * 65536
+        for _ in range(total // len(chunk)):
+            transport.write(chunk)
+        start_reading.set()
+        transport.close()
+        lost = await asyncio.wait_for(protocol.lost, 20)
+    finally:
+        await loop.run_in_executor(None, thread.join, 20)
+        server_sock.close()
+    return (events[:2], len(received), bytes(received[:1]), lost, results.get("peer_saw_eof"))
+
+
+def test_flow_control_and_close_with_unsent_data(tls):
+    events, size, first, lost, peer_saw_eof = assert_same_everywhere(
+        run_on_each(flow_control_and_close_with_unsent_data, tls))
+    assert events == ["pause", "resume"] and size == 8 * 1024 * 1024 and first == b"z"
+    assert lost is None and peer_saw_eof
+
+
+def test_loop_fixture_runs_plain_tls_client(loop, tls):
+    # Each loop on its own, with the exception handler untouched: a TLS echo
+    # produces no error reported to the loop.
+    reported = []
+    loop.set_exception_handler(lambda loop, context: reported.append(context))
+    assert loop.run_until_complete(echo_sizes(tls, [10, 70_000])) == [True, True]
+    assert reported == []
