@@ -610,10 +610,9 @@ cdef class Selector:
         except BaseException:
             self._give_back(buf)
             raise
-        # Fresh fds are those registered after the wait: an fd registered by
-        # another thread while it blocked is reported, as in the pure twin.
-        if self._dispatch_depth == 0:
-            self._fresh_fds = set()
+        # Fresh fds are those registered after the wait (register() collects
+        # them while _dispatch_depth is set): an fd registered by another
+        # thread while it blocked is reported, as in the pure twin.
         self._dispatch_depth += 1
         try:
             ready = <ReadyEvent *>buf
@@ -623,7 +622,7 @@ cdef class Selector:
                 if key is None:
                     continue
                 events = ready[i].events & table.mask_of(fd, key)
-                if events == 0 or (self._fresh_fds and fd in self._fresh_fds):
+                if events == 0 or (self._fresh_fds is not None and fd in self._fresh_fds):
                     continue
                 key_field(key, KEY_DATA)(key_field(key, KEY_FILEOBJ), events)
                 called += 1
@@ -667,6 +666,8 @@ cdef class Selector:
         self._os_register(<int>fd, mask)
         table.put(fd, key, mask)
         if self._dispatch_depth:
+            if self._fresh_fds is None:
+                self._fresh_fds = set()
             self._fresh_fds.add(fd)
         return key
 
@@ -740,7 +741,7 @@ cdef class Selector:
 
         timeout None blocks, <= 0 polls, otherwise it is rounded up to whole
         milliseconds. Returns a list of (key, events)."""
-        return self._select(self._timeout_for_wait(timeout))
+        return self._select(_common_timeout_ms(self, timeout))
 
     def dispatch(self, timeout=None):
         """Wait as select(timeout) does, then call key.data(key.fileobj,
@@ -748,7 +749,7 @@ cdef class Selector:
 
         Callbacks may register, modify and unregister freely, and may call
         select() or dispatch() themselves (a nested call waits anew)."""
-        return self._dispatch(self._timeout_for_wait(timeout))
+        return self._dispatch(_common_timeout_ms(self, timeout))
 
     def get_key(self, fileobj):
         """Return the key of a registered fileobj.
@@ -784,6 +785,20 @@ cdef class Selector:
 
     def __exit__(self, *args):
         self.close()
+
+
+# The int 0 (a cached object in CPython): select(0) polls.
+cdef object _ZERO = 0
+
+
+cdef inline int _common_timeout_ms(Selector selector, object timeout) except -2:
+    """_timeout_for_wait(), answering None and 0, the usual timeouts of a
+    loop, without converting anything."""
+    if timeout is None:
+        return -1
+    if timeout is _ZERO:
+        return 0
+    return selector._timeout_for_wait(timeout)
 
 
 # ---------------------------------------------------------------- epoll
