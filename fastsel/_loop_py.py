@@ -175,14 +175,14 @@ class Loop:
             self._compact_timers()
 
     def _compact_timers(self):
-        kept = []
-        for timer in self._timers:
+        # In place: a traceback kept from a callback's exception holds a frame
+        # of _run_once, whose local still points at this list.
+        timers = self._timers
+        for timer in timers:
             if timer._cancelled:
                 timer._scheduled = False
-            else:
-                kept.append(timer)
-        heapq.heapify(kept)
-        self._timers = kept
+        timers[:] = [timer for timer in timers if not timer._cancelled]
+        heapq.heapify(timers)
         self._cancelled_timers = 0
 
     # -- readers and writers
@@ -240,7 +240,6 @@ class Loop:
         timers = self._timers
         if self._should_compact():
             self._compact_timers()
-            timers = self._timers
         else:
             while timers and timers[0]._cancelled:
                 self._cancelled_timers -= 1
@@ -307,7 +306,7 @@ class Loop:
             return
         self._closed = True
         self._ready.clear()
-        self._timers = []
+        self._timers.clear()    # in place, as _compact_timers
         self._cancelled_timers = 0
         self._selector.close()
         os.close(self._wakeup_read)

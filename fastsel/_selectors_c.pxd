@@ -36,6 +36,7 @@ cdef class KeyTable:
     cdef uint8_t *masks     # indexed by fd: key.events & (EVENT_READ|EVENT_WRITE)
     cdef dict far           # fds too large for the direct table (rare, poll only)
     cdef Py_ssize_t count
+    cdef list pairs         # select()'s (key, events) pairs kept for reuse, slot fd % len
 
     cdef object find(self, long long fd)
     cdef int mask_of(self, long long fd, object key) except -1
@@ -45,6 +46,9 @@ cdef class KeyTable:
     cdef void put(self, long long fd, object key, int mask)
     cdef object pop(self, long long fd)
     cdef void clear(self)
+    cdef list ready_pairs(self, ReadyEvent *ready, int count)
+    cdef Py_ssize_t _pair_slots(self)
+    cdef void _forget_pair(self, long long fd)
     cdef void _release(self)
     cdef list _snapshot(self)
 

@@ -15,10 +15,11 @@ from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 
 cimport cython
 from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno, PyErr_WarnEx
-from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
 from cpython.version cimport PY_VERSION_HEX
 from libc.errno cimport EINTR, errno
 from libc.limits cimport INT_MAX
@@ -42,6 +43,7 @@ cdef extern from "Python.h":
     bint PyLong_CheckExact(object o)
     bint PyFloat_CheckExact(object o)
     double PyFloat_AS_DOUBLE(object o)
+    void Py_SET_SIZE(object o, Py_ssize_t size)
 
 
 EVENT_READ = _stdlib.EVENT_READ
@@ -59,6 +61,15 @@ cdef enum:
 
 # The C fd of ints too large for a long long: never registered.
 cdef long long _NO_FD = 0x7fffffffffffffff
+
+cdef enum:
+    # select()'s (key, events) pairs are kept in a list of at most this many
+    # slots (a power of two): one per fd of a table no larger, shared beyond.
+    _MAX_PAIR_SLOTS = 1024
+
+# The events a pair can carry, by value: pairs are built with these objects,
+# so a kept pair is reused only when its events are the very same object.
+cdef tuple _EVENT_MASKS = (0, 1, 2, 3)
 
 from ._selectors_py import FORKED_EPOLL_MESSAGE
 
@@ -221,6 +232,7 @@ cdef class KeyTable:
         self.masks = NULL
         self.far = None
         self.count = 0
+        self.pairs = []
 
     def __dealloc__(self):
         FASTSEL_COUNT(FASTSEL_KEYS_RELEASED, self.count)
@@ -298,6 +310,8 @@ cdef class KeyTable:
         memset(masks + old_size, 0, new_size - old_size)
         self.masks = masks
         self.keys.extend([None] * (new_size - old_size))
+        if 0 < PyList_GET_SIZE(self.pairs) < _MAX_PAIR_SLOTS:
+            self.pairs = []     # remade for the larger table by the next select()
         return 0
 
     cdef void put(self, long long fd, object key, int mask):
@@ -313,6 +327,7 @@ cdef class KeyTable:
                 self.count += 1
                 FASTSEL_COUNT(FASTSEL_KEYS_STORED, 1)
             self.far[fd] = key
+        self._forget_pair(fd)
 
     cdef object pop(self, long long fd):
         """Remove and return the key for fd, or None."""
@@ -326,6 +341,7 @@ cdef class KeyTable:
             del self.far[fd]
         self.count -= 1
         FASTSEL_COUNT(FASTSEL_KEYS_RELEASED, 1)
+        self._forget_pair(fd)
         if self.count == 0:
             self._release()
         return key
@@ -337,11 +353,64 @@ cdef class KeyTable:
 
     cdef void _release(self):
         # Detach first: dropping the keys may run arbitrary __del__ code.
-        keys, far = self.keys, self.far
+        keys, far, pairs = self.keys, self.far, self.pairs
         self.keys = []
         self.far = None
+        self.pairs = []
         PyMem_Free(self.masks)
         self.masks = NULL
+
+    cdef list ready_pairs(self, ReadyEvent *ready, int count):
+        """select()'s result for `count` ready events: a (key, events &
+        key.events) pair for each fd still registered, in kernel order.
+
+        Pairs are immutable, so the one made for an fd's key and events is
+        kept and handed out again until the key changes (see _forget_pair)."""
+        cdef list result = PyList_New(count)
+        cdef list pairs = self.pairs
+        cdef Py_ssize_t filled = 0, slot
+        cdef int i, fd
+        cdef PyObject *kept
+        if count and PyList_GET_SIZE(pairs) == 0:
+            pairs = self.pairs = [None] * self._pair_slots()
+        for i in range(count):
+            fd = ready[i].fd
+            key = self.find(fd)
+            if key is None:
+                continue
+            events = <object>PyTuple_GET_ITEM(_EVENT_MASKS, ready[i].events & self.mask_of(fd, key))
+            slot = fd & (PyList_GET_SIZE(pairs) - 1)
+            kept = PyList_GET_ITEM(pairs, slot)
+            if (kept != <PyObject *>None
+                    and PyTuple_GET_ITEM(<object>kept, 0) == <PyObject *>key
+                    and PyTuple_GET_ITEM(<object>kept, 1) == <PyObject *>events):
+                pair = <object>kept
+            else:
+                pair = (key, events)
+                pairs[slot] = pair
+            # The list is not visible to anyone yet: fill its slots directly
+            # (SET_ITEM steals a reference) and cut off those left empty.
+            Py_INCREF(pair)
+            PyList_SET_ITEM(result, filled, pair)
+            filled += 1
+        if filled < count:
+            Py_SET_SIZE(result, filled)
+        return result
+
+    cdef Py_ssize_t _pair_slots(self):
+        """Slots for kept pairs: a power of two covering the direct table,
+        at most _MAX_PAIR_SLOTS."""
+        cdef Py_ssize_t slots = 64
+        while slots < PyList_GET_SIZE(self.keys) and slots < _MAX_PAIR_SLOTS:
+            slots *= 2
+        return slots
+
+    cdef void _forget_pair(self, long long fd):
+        """Drop the pair kept in fd's slot: a key changed or removed must
+        be neither handed out nor kept alive by it."""
+        cdef Py_ssize_t slots = PyList_GET_SIZE(self.pairs)
+        if slots:
+            self.pairs[fd & (slots - 1)] = None
 
 
 @cython.final
@@ -524,23 +593,14 @@ cdef class Selector:
 
     cdef list _select(self, long long timeout_ms):
         cdef char *buf
-        cdef ReadyEvent *ready
-        cdef int nready, i, fd
-        cdef KeyTable table = self._table
-        cdef list result = []
+        cdef int nready
         self._check_open()
         buf = self._take_buffer()
         try:
             nready = self._wait_retrying(buf, self._prepare_wait(buf), timeout_ms)
-            ready = <ReadyEvent *>buf
-            for i in range(nready):
-                fd = ready[i].fd
-                key = table.find(fd)
-                if key is not None:
-                    result.append((key, ready[i].events & table.mask_of(fd, key)))
+            return self._table.ready_pairs(<ReadyEvent *>buf, nready)
         finally:
             self._give_back(buf)
-        return result
 
     cdef Py_ssize_t _dispatch(self, long long timeout_ms) except -1:
         """Wait, then call key.data(key.fileobj, events) for each ready key.
@@ -564,10 +624,9 @@ cdef class Selector:
         except BaseException:
             self._give_back(buf)
             raise
-        # Fresh fds are those registered after the wait: an fd registered by
-        # another thread while it blocked is reported, as in the pure twin.
-        if self._dispatch_depth == 0:
-            self._fresh_fds = set()
+        # Fresh fds are those registered after the wait (register() collects
+        # them while _dispatch_depth is set): an fd registered by another
+        # thread while it blocked is reported, as in the pure twin.
         self._dispatch_depth += 1
         try:
             ready = <ReadyEvent *>buf
@@ -577,7 +636,7 @@ cdef class Selector:
                 if key is None:
                     continue
                 events = ready[i].events & table.mask_of(fd, key)
-                if events == 0 or (self._fresh_fds and fd in self._fresh_fds):
+                if events == 0 or (self._fresh_fds is not None and fd in self._fresh_fds):
                     continue
                 key_field(key, KEY_DATA)(key_field(key, KEY_FILEOBJ), events)
                 called += 1
@@ -628,6 +687,8 @@ cdef class Selector:
         self._os_register(<int>fd, mask)
         table.put(fd, key, mask)
         if self._dispatch_depth:
+            if self._fresh_fds is None:
+                self._fresh_fds = set()
             self._fresh_fds.add(fd)
         return key
 
@@ -701,7 +762,7 @@ cdef class Selector:
 
         timeout None blocks, <= 0 polls, otherwise it is rounded up to whole
         milliseconds. Returns a list of (key, events)."""
-        return self._select(self._timeout_for_wait(timeout))
+        return self._select(_common_timeout_ms(self, timeout))
 
     def dispatch(self, timeout=None):
         """Wait as select(timeout) does, then call key.data(key.fileobj,
@@ -709,7 +770,7 @@ cdef class Selector:
 
         Callbacks may register, modify and unregister freely, and may call
         select() or dispatch() themselves (a nested call waits anew)."""
-        return self._dispatch(self._timeout_for_wait(timeout))
+        return self._dispatch(_common_timeout_ms(self, timeout))
 
     def get_key(self, fileobj):
         """Return the key of a registered fileobj.
@@ -745,6 +806,20 @@ cdef class Selector:
 
     def __exit__(self, *args):
         self.close()
+
+
+# The int 0 (a cached object in CPython): select(0) polls.
+cdef object _ZERO = 0
+
+
+cdef inline int _common_timeout_ms(Selector selector, object timeout) except -2:
+    """_timeout_for_wait(), answering None and 0, the usual timeouts of a
+    loop, without converting anything."""
+    if timeout is None:
+        return -1
+    if timeout is _ZERO:
+        return 0
+    return selector._timeout_for_wait(timeout)
 
 
 # ---------------------------------------------------------------- epoll

@@ -296,7 +296,8 @@ def test_results_json_records_the_machine(smoke_run):
         assert key in machine
     assert set(machine["peers"]) == {"uvloop", "rloop", "aiofastnet", "aiohttp", "uvicorn",
                                      "httptools", "matplotlib", "wrk", "cc"}
-    assert [t["target"] for t in results["targets"]] == [t[0] for t in report.TARGETS]
+    assert [t["target"] for t in results["targets"]] == [
+        report.target_label(t) for t in report.TARGETS]
 
 
 def test_markdown_has_a_row_per_case_and_variant(smoke_run):
@@ -308,8 +309,8 @@ def test_markdown_has_a_row_per_case_and_variant(smoke_run):
         for name in case["variants"]:
             if name != loops.FLOOR:
                 assert f"| {case['name']} | {name} |" in text
-    for label, *_ in report.TARGETS:
-        assert f"| {label} |" in text
+    for target in report.TARGETS:
+        assert f"| {report.target_label(target)} |" in text
     # The asyncio servers against asyncio's loop, the target row included.
     assert "## asyncio servers" in text
     assert "| fastsel.aio.EventLoop | asyncio | " in text
@@ -346,20 +347,48 @@ def fake_case(group, n, k, ratios):
     return {"group": group, "params": {"n": n, "k": k}, **ratios}
 
 
-def test_targets_pass_and_fail_on_the_median():
-    def stat(median):
-        return {"median": median, "min": median - 1, "max": median + 1}
+def stat(median):
+    return {"median": median, "min": median - 0.1, "max": median + 0.1}
 
+
+def rows_by_target(cases):
+    return {row["target"]: row for row in report.evaluate_targets(cases)}
+
+
+def label(index):
+    return report.target_label(report.TARGETS[index])
+
+
+def test_selector_targets_are_stated_against_the_c_floor():
     cases = [
-        fake_case("select", 1000, 1, {"vs_stdlib": {"fastsel-c": stat(3.5), "C floor": stat(4)}}),
-        fake_case("select", 1000, 100, {"vs_stdlib": {"fastsel-c": stat(5.4), "C floor": stat(3)},
-                                        "vs_raw": {"fastsel-c": stat(1.0)}}),
-        fake_case("get_key", 1000, 0, {"vs_stdlib": {"fastsel-c": stat(6)}}),
+        fake_case("select", 1000, 1, {"vs_floor": {"fastsel-c": stat(1.4), "stdlib": stat(4.4)}}),
+        fake_case("select", 1000, 100, {"vs_floor": {"fastsel-c": stat(1.2), "stdlib": stat(3.6)}}),
+        fake_case("register", 1000, 0, {"vs_floor": {"fastsel-c": stat(1.3), "stdlib": stat(2.1)}}),
     ]
-    verdicts = {row["target"]: row["result"] for row in report.evaluate_targets(cases)}
-    labels = [t[0] for t in report.TARGETS]
-    assert verdicts[labels[0]] == "pass"
-    assert verdicts[labels[1]] == "FAIL (target above the ceiling)"
-    assert verdicts[labels[2]] == "FAIL"  # equal to raw epoll is not faster
-    assert verdicts[labels[5]] == "pass"
-    assert verdicts[labels[3]] == "not measured"
+    rows = rows_by_target(cases)
+    select_1, select_100 = rows[label(0)], rows[label(1)]
+    assert label(0) == "select(0), 1 ready: time ÷ C floor"
+    assert (select_1["required"], select_1["result"]) == ("<= 1.5", "pass")
+    assert (select_100["required"], select_100["result"]) == ("<= 1.15", "FAIL")
+    # The reference: the stdlib's time ÷ the same C floor.
+    assert select_1["reference_figure"]["median"] == 4.4
+    register = rows[label(3)]
+    assert (register["required"], register["result"]) == ("–", "reported")
+    assert register["measured"]["median"] == 1.3 and register["reference_figure"]["median"] == 2.1
+    assert rows[label(4)]["result"] == "not measured"  # modify
+
+
+def test_speed_up_targets_pass_and_fail_on_the_median():
+    cases = [
+        fake_case("select", 1000, 100, {"vs_raw": {"fastsel-c": stat(1.0), "C floor": stat(1.3)}}),
+        fake_case("get_key", 1000, 0, {"vs_stdlib": {"fastsel-c": stat(6)}}),
+        fake_case("map_miss", 1000, 0, {"vs_stdlib": {"fastsel-c": stat(4), "C floor": stat(3)}}),
+    ]
+    rows = rows_by_target(cases)
+    raw = rows[label(2)]
+    assert raw["result"] == "FAIL"  # equal to raw epoll is not faster
+    # The reference of a speed-up: the C floor's, the ceiling.
+    assert raw["reference_figure"]["median"] == 1.3
+    assert rows[label(5)]["result"] == "pass" and rows[label(5)]["reference_figure"] is None
+    assert rows[label(6)]["result"] == "FAIL (target above the ceiling)"
+    assert rows[label(8)]["result"] == "not measured"
