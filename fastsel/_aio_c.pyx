@@ -333,6 +333,8 @@ def run_once(self):
     ready), queues the callbacks of ready fds and due timers, then runs the
     callbacks that were ready when the iteration started."""
     cdef Py_ssize_t i, ntodo
+    # Before either iteration computes its timeout (see _aio_threadsafe.pxi).
+    _clear_wakeup_if_idle(self, self._ready)
     selector = self._selector
     if (not SUPPORTED or self._debug or not _plain_loop(self)
             or not _plain_selector(selector)):
@@ -408,15 +410,22 @@ def call_soon(self, callback, *args, context=None):
         return _asyncio_call_soon(self, callback, *args, context=context)
     if self._closed:
         raise RuntimeError('Event loop is closed')
+    handle = _new_handle(self, callback, args, context)
+    self._ready.append(handle)
+    return handle
+
+
+cdef object _new_handle(object loop, object callback, tuple args, object context):
+    """events.Handle(callback, args, loop, context) outside debug mode,
+    without running Handle.__init__."""
     handle = PyType_GenericNew(<PyTypeObject *>_Handle, NULL, NULL)
     handle._context = PyContext_CopyCurrent() if context is None else context
-    handle._loop = self
+    handle._loop = loop
     handle._callback = callback
     handle._args = args
     handle._cancelled = False
     handle._repr = None
     handle._source_traceback = None
-    self._ready.append(handle)
     return handle
 
 
@@ -439,3 +448,6 @@ cdef tuple _CALL_SOON_HELPERS = (
     ("_call_soon", (_asyncio_call_soon_helper,)),
     ("get_debug", (_asyncio_get_debug, get_debug)),
 )
+
+
+include "_aio_threadsafe.pxi"

@@ -46,9 +46,17 @@ if _compiled is not None and _compiled.SUPPORTED:
         """asyncio's SelectorEventLoop on fastsel, with a compiled iteration
         and socket transports whose read and write paths are compiled."""
 
+        def __init__(self, selector=None):
+            # Whether a call_soon_threadsafe() wrote to the self-pipe since
+            # the loop last went idle (see fastsel/_aio_threadsafe.pxi).
+            self._wakeup_pending = False
+            super().__init__(selector)
+
         _run_once = _compiled.run_once
         _process_events = _compiled.process_events
         call_soon = _compiled.call_soon
+        call_soon_threadsafe = _compiled.call_soon_threadsafe
+        _read_from_self = _compiled.read_from_self
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
 

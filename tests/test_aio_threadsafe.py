@@ -1,0 +1,317 @@
+"""fastsel.aio's call_soon_threadsafe and self-pipe: asyncio's behaviour,
+with at most one write to the self-pipe per wait, and no lost wake-up.
+
+Each behaviour test runs on fastsel.aio.EventLoop and on asyncio's own
+loop, the oracle."""
+import asyncio
+import os
+import signal
+import sys
+import threading
+from asyncio import events
+
+import pytest
+
+import fastsel
+from fastsel import aio
+
+compiled = pytest.mark.skipif(
+    fastsel.IMPLEMENTATION != "c", reason="the compiled implementation is not live")
+
+JOIN_TIMEOUT = 10
+FACTORIES = {"fastsel.aio": aio.EventLoop, "asyncio": asyncio.SelectorEventLoop}
+
+
+@pytest.fixture(params=list(FACTORIES))
+def loop(request):
+    made = FACTORIES[request.param]()
+    yield made
+    made.close()
+
+
+class LoopThread:
+    """A loop running forever in a thread of its own."""
+
+    def __init__(self, loop):
+        self.loop = loop
+        self.thread = threading.Thread(target=loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(JOIN_TIMEOUT)
+        assert not self.thread.is_alive(), "the loop never stopped"
+
+
+def self_pipe_bytes(loop):
+    """The bytes waiting in the loop's self-pipe, drained."""
+    data = b""
+    while True:
+        try:
+            data += loop._ssock.recv(4096)
+        except BlockingIOError:
+            return data
+
+
+# ---------------------------------------------------------------- stalls
+
+def test_no_wake_up_is_lost_under_many_threads(loop):
+    """Several threads, each sending tiny batches (one or two callbacks) and
+    waiting for them to run: each batch finds the loop idle or about to be,
+    the case where a skipped write could leave it asleep. A stall turns into
+    a timeout."""
+    senders, batches = 4, 300
+    runner = LoopThread(loop)
+    failures = []
+
+    def send(index):
+        done = threading.Event()
+        for batch in range(batches):
+            done.clear()
+            if batch % 2:
+                loop.call_soon_threadsafe(int)
+            loop.call_soon_threadsafe(done.set)
+            if not done.wait(JOIN_TIMEOUT):
+                failures.append(f"sender {index} stalled at batch {batch}")
+                return
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(JOIN_TIMEOUT * 2)
+    runner.stop()
+    assert failures == []
+    assert not any(t.is_alive() for t in threads)
+
+
+def test_every_callback_runs_once_in_order_per_thread(loop):
+    senders, each = 4, 2000
+    seen = {i: [] for i in range(senders)}
+    finished = threading.Event()
+    remaining = [senders]
+
+    def record(sender, i):
+        seen[sender].append(i)
+        if i == each - 1:
+            remaining[0] -= 1
+            if not remaining[0]:
+                finished.set()
+
+    runner = LoopThread(loop)
+
+    def send(sender):
+        for i in range(each):
+            loop.call_soon_threadsafe(record, sender, i)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(JOIN_TIMEOUT)
+    try:
+        assert finished.wait(JOIN_TIMEOUT), "callbacks left unrun: a lost wake-up"
+    finally:
+        runner.stop()
+    assert seen == {i: list(range(each)) for i in range(senders)}
+
+
+# ---------------------------------------------------------------- writes
+
+@compiled
+def test_one_write_per_wait():
+    """Calls made while a wake-up is pending do not write again; the next
+    iteration with nothing ready lets the following call write."""
+    loop = aio.EventLoop()
+    try:
+        for _ in range(100):
+            loop.call_soon_threadsafe(int)
+        assert self_pipe_bytes(loop) == b"\0"
+        loop.stop()
+        loop.run_forever()  # runs the callbacks: never idle, still pending
+        loop.call_soon_threadsafe(int)
+        assert self_pipe_bytes(loop) == b""
+        loop.stop()
+        loop.run_forever()  # runs that one, then an iteration with nothing ready
+        loop.stop()
+        loop.run_forever()
+        for _ in range(100):
+            loop.call_soon_threadsafe(int)
+        assert self_pipe_bytes(loop) == b"\0"
+    finally:
+        loop.close()
+
+
+def test_writes_of_asyncios_own_loop_are_not_coalesced():
+    """The oracle writes once per call: the comparison above means something."""
+    loop = asyncio.SelectorEventLoop()
+    try:
+        for _ in range(5):
+            loop.call_soon_threadsafe(int)
+        assert self_pipe_bytes(loop) == b"\0" * 5
+    finally:
+        loop.close()
+
+
+class _OwnWriteLoop(aio.EventLoop):
+    writes = 0
+
+    def _write_to_self(self):
+        self.writes += 1
+        super()._write_to_self()
+
+
+def test_overridden_write_to_self_is_called_for_every_call():
+    loop = _OwnWriteLoop()
+    try:
+        for _ in range(5):
+            loop.call_soon_threadsafe(int)
+        assert loop.writes == 5
+    finally:
+        loop.close()
+
+
+# ---------------------------------------------------------------- semantics
+
+def test_handle_is_asyncios(loop):
+    if sys.version_info >= (3, 14):
+        expected = events._ThreadSafeHandle
+    else:
+        expected = events.Handle
+    handle = loop.call_soon_threadsafe(print, 1, 2)
+    assert type(handle) is expected
+    assert handle._callback is print and handle._args == (1, 2)
+    assert handle._loop is loop and not handle.cancelled()
+    handle.cancel()
+    assert handle.cancelled()
+
+
+def test_context_is_kept(loop):
+    import contextvars
+    var = contextvars.ContextVar("var", default="unset")
+    seen = []
+    context = contextvars.copy_context()
+    context.run(var.set, "given")
+    loop.call_soon_threadsafe(lambda: seen.append(var.get()), context=context)
+    var.set("current")
+    loop.call_soon_threadsafe(lambda: seen.append(var.get()))
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == ["given", "current"]
+
+
+def test_cancelled_handle_does_not_run(loop):
+    seen = []
+    loop.call_soon_threadsafe(seen.append, 1).cancel()
+    loop.call_soon_threadsafe(seen.append, 2)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [2]
+
+
+def test_closed_loop_refuses(loop):
+    loop.close()
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.call_soon_threadsafe(int)
+
+
+def test_debug_mode_checks_the_callback_and_records_the_caller(loop):
+    loop.set_debug(True)
+    with pytest.raises(TypeError, match="call_soon_threadsafe"):
+        loop.call_soon_threadsafe(None)
+    handle = loop.call_soon_threadsafe(int)
+    frames = handle._source_traceback
+    assert frames and frames[-1].name == "test_debug_mode_checks_the_callback_and_records_the_caller"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="no SIGUSR1")
+def test_signal_handler_runs_through_the_self_pipe(loop):
+    """add_signal_handler makes signal.set_wakeup_fd write the signal's
+    number to the self-pipe; the loop still sees it among the zeros that
+    call_soon_threadsafe writes."""
+    got = []
+    loop.add_signal_handler(signal.SIGUSR1, got.append, "signal")
+    try:
+        loop.call_soon_threadsafe(got.append, "call")
+        # As signal.set_wakeup_fd does, a byte after a wake-up's zero.
+        loop._csock.send(bytes([0, signal.SIGUSR1]))
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert sorted(got) == ["call", "signal"]
+        os.kill(os.getpid(), signal.SIGUSR1)
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert got.count("signal") == 2
+    finally:
+        loop.remove_signal_handler(signal.SIGUSR1)
+
+
+def test_signal_wakes_a_blocked_loop(loop):
+    """A signal alone (no thread calls) wakes a loop blocked with nothing
+    to do: Ctrl-C through asyncio.Runner relies on this."""
+    got = []
+
+    def handler():
+        got.append(True)
+        loop.stop()
+
+    loop.add_signal_handler(signal.SIGUSR1, handler)
+    timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGUSR1))
+    guard = loop.call_later(JOIN_TIMEOUT, loop.stop)
+    try:
+        timer.start()
+        loop.run_forever()
+    finally:
+        timer.join()
+        guard.cancel()
+        loop.remove_signal_handler(signal.SIGUSR1)
+    assert got == [True]
+
+
+def test_ctrl_c_interrupts_a_runner_waiting_on_a_thread():
+    """Ctrl-C while asyncio.run waits for a thread's result: the main task
+    is cancelled and KeyboardInterrupt comes out, as on asyncio's loop."""
+    if sys.version_info < (3, 11):
+        pytest.skip("asyncio.Runner's SIGINT handling is 3.11+")
+    release = threading.Event()
+
+    async def main():
+        threading.Timer(0.05, signal.pthread_kill,
+                        (threading.main_thread().ident, signal.SIGINT)).start()
+        await asyncio.to_thread(release.wait, JOIN_TIMEOUT)
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with asyncio.Runner(loop_factory=aio.new_event_loop) as runner:
+                runner.run(main())
+    finally:
+        release.set()
+
+
+def test_run_coroutine_threadsafe_and_executors(loop):
+    """Both directions of the executor path: run_in_executor/to_thread and
+    wrap_future into the loop, run_coroutine_threadsafe out of a thread."""
+    import concurrent.futures
+
+    async def double(x):
+        await asyncio.sleep(0)
+        return 2 * x
+
+    def from_thread():
+        return asyncio.run_coroutine_threadsafe(double(21), loop).result(JOIN_TIMEOUT)
+
+    async def main():
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            a = await loop.run_in_executor(pool, from_thread)
+            b = await asyncio.wrap_future(pool.submit(pow, 2, 5))
+            with pytest.raises(ZeroDivisionError):
+                await loop.run_in_executor(pool, divmod, 1, 0)
+        c = [await asyncio.to_thread(int, "7") for _ in range(50)]
+        return a, b, c
+
+    assert loop.run_until_complete(main()) == (42, 32, [7] * 50)
+    loop.run_until_complete(loop.shutdown_default_executor())
