@@ -14,11 +14,11 @@ import pytest
 
 import fastsel
 from fastsel import aio
+from reliability_helpers import JOIN_TIMEOUT, LoopThread, tiny_batches_from_threads
 
 compiled = pytest.mark.skipif(
     fastsel.IMPLEMENTATION != "c", reason="the compiled implementation is not live")
 
-JOIN_TIMEOUT = 10
 FACTORIES = {"fastsel.aio": aio.EventLoop, "asyncio": asyncio.SelectorEventLoop}
 
 
@@ -27,20 +27,6 @@ def loop(request):
     made = FACTORIES[request.param]()
     yield made
     made.close()
-
-
-class LoopThread:
-    """A loop running forever in a thread of its own."""
-
-    def __init__(self, loop):
-        self.loop = loop
-        self.thread = threading.Thread(target=loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(JOIN_TIMEOUT)
-        assert not self.thread.is_alive(), "the loop never stopped"
 
 
 def self_pipe_bytes(loop):
@@ -56,33 +42,8 @@ def self_pipe_bytes(loop):
 # ---------------------------------------------------------------- stalls
 
 def test_no_wake_up_is_lost_under_many_threads(loop):
-    """Several threads, each sending tiny batches (one or two callbacks) and
-    waiting for them to run: each batch finds the loop idle or about to be,
-    the case where a skipped write could leave it asleep. A stall turns into
-    a timeout."""
-    senders, batches = 4, 300
-    runner = LoopThread(loop)
-    failures = []
-
-    def send(index):
-        done = threading.Event()
-        for batch in range(batches):
-            done.clear()
-            if batch % 2:
-                loop.call_soon_threadsafe(int)
-            loop.call_soon_threadsafe(done.set)
-            if not done.wait(JOIN_TIMEOUT):
-                failures.append(f"sender {index} stalled at batch {batch}")
-                return
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(senders)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(JOIN_TIMEOUT * 2)
-    runner.stop()
-    assert failures == []
-    assert not any(t.is_alive() for t in threads)
+    """No lost wake-up, with threads sending tiny batches."""
+    assert tiny_batches_from_threads(loop) == []
 
 
 def test_every_callback_runs_once_in_order_per_thread(loop):
