@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from . import machine, micro, report, runner, servers
+from . import machine, micro, report, runner, servers, threads
 from .runner import progress
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -15,11 +15,15 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 # the fastest of `repeat` batches of about `batch` seconds.
 SETTINGS = {
     "quick": dict(rounds=21, micro_repeat=3, micro_batch=0.003,
-                  server_repeat=3, server_batch=0.02, wrk_rounds=3, wrk_seconds=2),
+                  server_repeat=3, server_batch=0.02, wrk_rounds=3, wrk_seconds=2,
+                  thread_rounds=3, thread_calls=50_000, thread_round_trips=1_000),
     "full": dict(rounds=31, micro_repeat=5, micro_batch=0.005,
-                 server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=5),
+                 server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=5,
+                 thread_rounds=5, thread_calls=threads.CALLS,
+                 thread_round_trips=threads.ROUND_TRIPS),
     "smoke": dict(rounds=1, micro_repeat=1, micro_batch=0.0005,
-                  server_repeat=1, server_batch=0.0005, wrk_rounds=1, wrk_seconds=1),
+                  server_repeat=1, server_batch=0.0005, wrk_rounds=1, wrk_seconds=1,
+                  thread_rounds=1, thread_calls=200, thread_round_trips=20),
 }
 # --smoke: every variant once at tiny sizes, to check the bench itself works.
 SMOKE_SIZES = {"sizes": [(10, 2)], "ops_fds": 10}
@@ -32,7 +36,7 @@ def parse(argv):
                         help="fewer sizes and rounds (under 2 minutes)")
     parser.add_argument("--smoke", action="store_true",
                         help="every variant once at tiny sizes (checks the bench, measures nothing)")
-    parser.add_argument("--only", choices=("micro", "servers"), help="run one part only")
+    parser.add_argument("--only", choices=("micro", "servers", "threads"), help="run one part only")
     parser.add_argument("--out", default=DEFAULT_OUT, help="results folder (default bench/results)")
     parser.add_argument("--wrk", action="store_true",
                         help="also run each server in a child process under wrk")
@@ -56,7 +60,7 @@ def main(argv=None):
             "clock": runner.CLOCK,
             "machine": machine.describe(),
         },
-        "micro": [], "targets": [], "servers": [], "wrk": [], "skipped": [],
+        "micro": [], "targets": [], "servers": [], "wrk": [], "threads": [], "skipped": [],
     }
     if args.only in (None, "micro"):
         results["micro"], skipped = micro.run(
@@ -71,6 +75,9 @@ def main(argv=None):
             results["wrk"], skipped = servers.run_wrk(
                 settings["wrk_rounds"], settings["wrk_seconds"], **connections)
             results["skipped"] += skipped
+    if args.only in (None, "threads"):
+        results["threads"] = threads.run(settings["thread_rounds"], settings["thread_calls"],
+                                         settings["thread_round_trips"])
     results["meta"]["elapsed_seconds"] = round(time.monotonic() - began, 1)
     text = report.write(results, args.out)
     progress(f"done in {results['meta']['elapsed_seconds']} s; results in {args.out}")

@@ -155,6 +155,30 @@ def asyncio_table(servers):
     return table(["case", "variant", "compared with", "overhead ÷ its", "target"], rows)
 
 
+# The thread targets (issue 15): fastsel.aio's rate ÷ uvloop's, at least.
+THREAD_TARGETS = {"call_soon_threadsafe": 1.5, "to_thread": 1.0}
+THREAD_VARIANT = "fastsel.aio"
+
+
+def threads_table(cases):
+    """Each loop's rate against asyncio's and uvloop's, round by round."""
+    rows = []
+    for case in cases:
+        for name in case["variants"]:
+            vs_uvloop = case.get("rate_vs_uvloop", {}).get(name)
+            target = "–"
+            if name == THREAD_VARIANT and case["group"] in THREAD_TARGETS:
+                threshold = THREAD_TARGETS[case["group"]]
+                verdict = ("not measured" if vs_uvloop is None
+                           else "pass" if vs_uvloop["median"] >= threshold else "FAIL")
+                target = f">= {threshold} x uvloop: {verdict}"
+            cpu = case.get("cpu_vs_uvloop", {}).get(name)
+            rows.append([f"{case['group']}: {case['name']}", name,
+                         fmt(case["rate_vs_asyncio"][name]), fmt(vs_uvloop), fmt(cpu), target])
+    return table(["case", "loop", "rate ÷ asyncio's", "rate ÷ uvloop's",
+                  "CPU per call: uvloop's ÷ this", "target"], rows)
+
+
 TARGETS_NOTE = (
     "The ceiling is what a selector costing nothing above its kernel calls would reach: "
     "stdlib time ÷ C floor time (for the raw-epoll target: raw epoll ÷ C floor). "
@@ -175,6 +199,11 @@ ASYNCIO_NOTE = (
     "Overhead is time per request above the recv+send floor; the ratio is taken round "
     "by round against the same server (protocol or streams) on asyncio's default loop, "
     "lower is better."
+)
+THREADS_NOTE = (
+    "Rates in wall-clock time, ratios taken within each round, higher is better. "
+    "call_soon_threadsafe: one producer thread, until the loop has run the last call; "
+    "its CPU column counts both threads. to_thread: sequential awaited round trips."
 )
 WRK_NOTE = (
     "Each server in its own process under `wrk -t1`; CPU per request from the kernel's "
@@ -208,6 +237,9 @@ def markdown(results):
                     ASYNCIO_NOTE]
     if results.get("wrk"):
         out += ["", "## Servers under wrk", "", wrk_table(results["wrk"]), "", WRK_NOTE]
+    if results.get("threads"):
+        out += ["", "## Threads feeding the loop", "", threads_table(results["threads"]), "",
+                THREADS_NOTE]
     if results.get("skipped"):
         out += ["", "## Skipped", ""] + [f"- {reason}" for reason in results["skipped"]]
     return "\n".join(out) + "\n"
