@@ -451,3 +451,4 @@ cdef tuple _CALL_SOON_HELPERS = (
 
 
 include "_aio_threadsafe.pxi"
+include "_aio_executor.pxi"

@@ -57,6 +57,7 @@ if _compiled is not None and _compiled.SUPPORTED:
         call_soon = _compiled.call_soon
         call_soon_threadsafe = _compiled.call_soon_threadsafe
         _read_from_self = _compiled.read_from_self
+        run_in_executor = _compiled.run_in_executor
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
 

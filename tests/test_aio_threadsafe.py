@@ -4,6 +4,7 @@ with at most one write to the self-pipe per wait, and no lost wake-up.
 Each behaviour test runs on fastsel.aio.EventLoop and on asyncio's own
 loop, the oracle."""
 import asyncio
+import concurrent.futures
 import os
 import signal
 import sys
@@ -256,8 +257,6 @@ def test_ctrl_c_interrupts_a_runner_waiting_on_a_thread():
 def test_run_coroutine_threadsafe_and_executors(loop):
     """Both directions of the executor path: run_in_executor/to_thread and
     wrap_future into the loop, run_coroutine_threadsafe out of a thread."""
-    import concurrent.futures
-
     async def double(x):
         await asyncio.sleep(0)
         return 2 * x
@@ -276,3 +275,115 @@ def test_run_coroutine_threadsafe_and_executors(loop):
 
     assert loop.run_until_complete(main()) == (42, 32, [7] * 50)
     loop.run_until_complete(loop.shutdown_default_executor())
+
+
+# ---------------------------------------------------------------- executors
+
+def _asyncio_chain_functions():
+    """asyncio's Python functions on the executor path, closures included."""
+    from asyncio import base_events, futures, selector_events
+
+    closures = [c for c in futures._chain_future.__code__.co_consts
+                if hasattr(c, "co_name")]
+    return ([base_events.BaseEventLoop.run_in_executor.__code__,
+             futures.wrap_future.__code__, futures._chain_future.__code__,
+             base_events.BaseEventLoop.call_soon_threadsafe.__code__,
+             selector_events.BaseSelectorEventLoop._read_from_self.__code__]
+            + closures)
+
+
+def _executor_python_calls(loop):
+    """Round trips through to_thread; which of asyncio's executor-path
+    functions ran, in any thread."""
+    codes = _asyncio_chain_functions()
+    ran = set()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            ran.add(frame.f_code.co_name)
+
+    async def trips():
+        return [await asyncio.to_thread(int, "5") for _ in range(3)]
+
+    threading.setprofile(profile)
+    sys.setprofile(profile)
+    try:
+        assert loop.run_until_complete(trips()) == [5, 5, 5]
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+        loop.run_until_complete(loop.shutdown_default_executor())
+    return ran
+
+
+@compiled
+def test_executor_path_is_compiled():
+    """A to_thread round trip on aio.EventLoop runs none of asyncio's Python
+    functions of the executor path; on asyncio's loop it runs them all."""
+    names = {code.co_name for code in _asyncio_chain_functions()}
+    names.discard("_call_check_cancel")  # runs only when the destination is cancelled
+    reference = asyncio.SelectorEventLoop()
+    loop = aio.EventLoop()
+    try:
+        assert _executor_python_calls(reference) >= names
+        assert _executor_python_calls(loop) == set()
+    finally:
+        reference.close()
+        loop.close()
+
+
+class RecordingPool(concurrent.futures.ThreadPoolExecutor):
+    """A thread pool that keeps the futures it makes."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.made = []
+
+    def submit(self, *args, **kwargs):
+        self.made.append(super().submit(*args, **kwargs))
+        return self.made[-1]
+
+
+def test_cancelling_the_wrapper_cancels_the_queued_call(loop):
+    release = threading.Event()
+    with RecordingPool(1) as pool:
+        busy = loop.run_in_executor(pool, release.wait, JOIN_TIMEOUT)
+        queued = loop.run_in_executor(pool, int)
+        queued.cancel()
+        release.set()
+        assert loop.run_until_complete(busy) is True
+        assert queued.cancelled() and pool.made[1].cancelled()
+
+
+def test_result_arriving_after_close_is_dropped_as_asyncio_does(loop, caplog):
+    """The worker finishes after the loop closed: from 3.10 nothing is
+    scheduled; 3.9's call_soon_threadsafe raises, and concurrent.futures
+    logs it. The same on both loops."""
+    release = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        loop.run_in_executor(pool, release.wait, JOIN_TIMEOUT)
+        loop.close()
+        with caplog.at_level("ERROR", logger="concurrent.futures"):
+            release.set()
+            pool.shutdown(wait=True)
+    logged = [r.getMessage() for r in caplog.records]
+    if sys.version_info >= (3, 10):
+        assert logged == []
+    else:
+        assert len(logged) == 1 and "exception calling callback" in logged[0]
+
+
+def test_replaced_wrap_future_is_called(loop, monkeypatch):
+    from asyncio import futures
+
+    seen = []
+    original = futures.wrap_future
+
+    def wrap_future(future, *, loop=None):
+        seen.append(future)
+        return original(future, loop=loop)
+
+    monkeypatch.setattr(futures, "wrap_future", wrap_future)
+    assert loop.run_until_complete(loop.run_in_executor(None, int, "3")) == 3
+    loop.run_until_complete(loop.shutdown_default_executor())
+    assert len(seen) == 1
