@@ -8,7 +8,9 @@ of those names in every CPython that fastsel._asyncio_versions mirrors
 (the same steps, in the same order, on the same loop attributes). The gains: the wait goes straight to the selector's
 buffer of ready fds (no (key, events) tuples, no result list); asyncio's
 handles are made and run without a Python frame of Handle.__init__ or
-Handle._run.
+Handle._run. What threads feeding the loop go through (call_soon_threadsafe,
+_read_from_self, run_in_executor) is in _aio_threadsafe.pxi and
+_aio_executor.pxi.
 
 Whenever an iteration cannot be sure it would do exactly what asyncio does
 (debug mode, a selector that is not a plain compiled fastsel one, a loop

@@ -7,7 +7,9 @@ The names match uvloop's (EventLoop, new_event_loop, EventLoopPolicy, run).
 Streams, futures and tasks are asyncio's own. With the compiled
 implementation, the loop iteration (_run_once, _process_events) and the loop
 methods every callback and future uses (call_soon, create_future, get_debug)
-are compiled (see fastsel._aio_c), and so are the per-request methods of the
+are compiled (see fastsel._aio_c), as are call_soon_threadsafe (which wakes
+the loop at most once per wait), the self-pipe's reader and run_in_executor,
+and so are the per-request methods of the
 socket transport, a subclass of asyncio's (see fastsel._transport_c). Each
 does the same steps as asyncio's and hands over to asyncio's own code
 whenever it could not do exactly that.
