@@ -155,6 +155,10 @@ def read_from_self(self):
             return _asyncio_read_from_self(self)  # asyncio's raises the error
         if _has_signal_byte(n):
             self._process_self_data(_self_pipe_buffer[:n])
+        if n < sizeof(_self_pipe_buffer):
+            # Drained: asyncio's would make one more recv, which fails with
+            # EAGAIN (bytes arriving later make the socket readable again).
+            return
 
 
 cdef inline bint _has_signal_byte(ssize_t n):
