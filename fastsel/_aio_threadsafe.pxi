@@ -23,7 +23,8 @@
 #
 # Signals: asyncio's add_signal_handler points signal.set_wakeup_fd at the
 # same socket. Those bytes never touch the flag; read_from_self hands every
-# chunk holding a non-zero byte to _process_self_data, as asyncio does.
+# chunk holding a non-zero byte to _process_self_data, and skips the chunks
+# of zeros only when _process_self_data is asyncio's, which ignores zeros.
 
 import socket as _socket_module
 
