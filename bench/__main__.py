@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import machine, micro, report, runner, servers, tls, wrk
+from . import machine, micro, report, runner, servers, threads, tls, wrk
 from .runner import progress
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -17,11 +17,15 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 # server runs `wrk_seconds` (wrk takes whole seconds) in each of `wrk_rounds`.
 SETTINGS = {
     "quick": dict(rounds=21, micro_repeat=3, micro_batch=0.003,
-                  server_repeat=3, server_batch=0.02, wrk_rounds=3, wrk_seconds=1),
+                  server_repeat=3, server_batch=0.02, wrk_rounds=3, wrk_seconds=1,
+                  thread_rounds=3, thread_calls=50_000, thread_round_trips=1_000),
     "full": dict(rounds=31, micro_repeat=5, micro_batch=0.005,
-                 server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=4),
+                 server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=4,
+                 thread_rounds=5, thread_calls=threads.CALLS,
+                 thread_round_trips=threads.ROUND_TRIPS),
     "smoke": dict(rounds=1, micro_repeat=1, micro_batch=0.0005,
-                  server_repeat=1, server_batch=0.0005, wrk_rounds=1, wrk_seconds=1),
+                  server_repeat=1, server_batch=0.0005, wrk_rounds=1, wrk_seconds=1,
+                  thread_rounds=1, thread_calls=200, thread_round_trips=20),
 }
 # --smoke: every variant once at tiny sizes, to check the bench itself works.
 SMOKE_SIZES = {"sizes": [(10, 2)], "ops_fds": 10}
@@ -35,7 +39,7 @@ def parse(argv):
                         help="fewer sizes and rounds (under 2 minutes)")
     parser.add_argument("--smoke", action="store_true",
                         help="every variant once at tiny sizes (checks the bench, measures nothing)")
-    parser.add_argument("--only", choices=("micro", "servers", "wrk", "tls"),
+    parser.add_argument("--only", choices=("micro", "servers", "threads", "wrk", "tls"),
                         help="run one part only (wrk: the end-to-end servers alone; "
                              "tls runs only when asked for)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="results folder (default bench/results)")
@@ -62,7 +66,7 @@ def main(argv=None):
             "clock": runner.CLOCK,
             "machine": machine.describe(),
         },
-        "micro": [], "targets": [], "servers": [], "wrk": [], "skipped": [],
+        "micro": [], "targets": [], "servers": [], "wrk": [], "threads": [], "skipped": [],
     }
     if args.only in (None, "micro"):
         results["micro"], skipped = micro.run(
@@ -73,6 +77,9 @@ def main(argv=None):
         results["servers"], skipped = servers.run(
             rounds, settings["server_repeat"], settings["server_batch"], **connections)
         results["skipped"] += skipped
+    if args.only in (None, "threads"):
+        results["threads"] = threads.run(settings["thread_rounds"], settings["thread_calls"],
+                                         settings["thread_round_trips"])
     if args.only == "wrk" or (args.wrk and args.only is None):
         results["wrk"], skipped, results["meta"]["wrk_placement"] = wrk.run(
             settings["wrk_rounds"], settings["wrk_seconds"], **connections)

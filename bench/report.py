@@ -166,6 +166,30 @@ def asyncio_table(servers):
     return table(["case", "variant", "compared with", "overhead ÷ its", "target"], rows)
 
 
+# The thread targets (issue 15): fastsel.aio's rate ÷ uvloop's, at least.
+THREAD_TARGETS = {"call_soon_threadsafe": 1.5, "to_thread": 1.0}
+THREAD_VARIANT = "fastsel.aio"
+
+
+def threads_table(cases):
+    """Each loop's rate against asyncio's and uvloop's, round by round."""
+    rows = []
+    for case in cases:
+        for name in case["variants"]:
+            vs_uvloop = case.get("rate_vs_uvloop", {}).get(name)
+            target = "–"
+            if name == THREAD_VARIANT and case["group"] in THREAD_TARGETS:
+                threshold = THREAD_TARGETS[case["group"]]
+                verdict = ("not measured" if vs_uvloop is None
+                           else "pass" if vs_uvloop["median"] >= threshold else "FAIL")
+                target = f">= {threshold} x uvloop: {verdict}"
+            cpu = case.get("cpu_vs_uvloop", {}).get(name)
+            rows.append([f"{case['group']}: {case['name']}", name,
+                         fmt(case["rate_vs_asyncio"][name]), fmt(vs_uvloop), fmt(cpu), target])
+    return table(["case", "loop", "rate ÷ asyncio's", "rate ÷ uvloop's",
+                  "CPU per call: uvloop's ÷ this", "target"], rows)
+
+
 TARGETS_NOTE = (
     "Selector targets are stated against the C floor: fastsel's time ÷ the time of the "
     "same kernel calls made from C (bench/floor.c), in the same run; 1 is the floor, lower "
@@ -189,6 +213,11 @@ ASYNCIO_NOTE = (
     "by round against the same server (protocol or streams) on asyncio's default loop, "
     "lower is better."
 )
+THREADS_NOTE = (
+    "Rates in wall-clock time, ratios taken within each round, higher is better. "
+    "call_soon_threadsafe: one producer thread, until the loop has run the last call; "
+    "its CPU column counts both threads. to_thread: sequential awaited round trips."
+)
 
 
 def markdown(results):
@@ -205,7 +234,7 @@ def markdown(results):
     ]
     # What users feel leads; the in-process figures follow.
     out += wrk_report.markdown(results)
-    if results.get("micro") or results.get("servers"):
+    if results.get("micro") or results.get("servers") or results.get("threads"):
         out += ["", "## In-process micro figures", "",
                 f"{meta['rounds']} interleaved rounds after a warm-up, each variant measured "
                 "as the fastest of a few short batches per round, in process CPU time; each "
@@ -219,6 +248,9 @@ def markdown(results):
         if any(case.get("peer") for case in results["servers"]):
             out += ["", "### asyncio servers (in-process)", "",
                     asyncio_table(results["servers"]), "", ASYNCIO_NOTE]
+    if results.get("threads"):
+        out += ["", "### Threads feeding the loop (in-process)", "",
+                threads_table(results["threads"]), "", THREADS_NOTE]
     if results.get("skipped"):
         out += ["", "## Skipped", ""] + [f"- {reason}" for reason in results["skipped"]]
     return "\n".join(out) + "\n"

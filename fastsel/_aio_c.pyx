@@ -10,6 +10,9 @@ of those names in every CPython that fastsel._asyncio_versions mirrors
 buffer of ready fds (no (key, events) tuples, no result list); asyncio's
 handles and timers are made and run without a Python frame of
 Handle.__init__, TimerHandle.__init__, TimerHandle.__lt__ or Handle._run.
+What threads feeding the loop go through (call_soon_threadsafe,
+_read_from_self, run_in_executor) is in _aio_threadsafe.pxi and
+_aio_executor.pxi.
 
 Whenever an iteration cannot be sure it would do exactly what asyncio does
 (debug mode, a selector that is not a plain compiled fastsel one, a loop
@@ -328,6 +331,8 @@ def run_once(self):
     ready), queues the callbacks of ready fds and due timers, then runs the
     callbacks that were ready when the iteration started."""
     cdef Py_ssize_t i, ntodo
+    # Before either iteration computes its timeout (see _aio_threadsafe.pxi).
+    _clear_wakeup_if_idle(self, self._ready)
     selector = self._selector
     if (not SUPPORTED or self._debug or not _plain_loop(self)
             or not _plain_selector(selector)):
@@ -404,15 +409,22 @@ def call_soon(self, callback, *args, context=None):
         return _asyncio_call_soon(self, callback, *args, context=context)
     if self._closed:
         raise RuntimeError('Event loop is closed')
+    handle = _new_handle(self, callback, args, context)
+    self._ready.append(handle)
+    return handle
+
+
+cdef object _new_handle(object loop, object callback, tuple args, object context):
+    """events.Handle(callback, args, loop, context) outside debug mode,
+    without running Handle.__init__."""
     handle = PyType_GenericNew(<PyTypeObject *>_Handle, NULL, NULL)
     handle._context = PyContext_CopyCurrent() if context is None else context
-    handle._loop = self
+    handle._loop = loop
     handle._callback = callback
     handle._args = args
     handle._cancelled = False
     handle._repr = None
     handle._source_traceback = None
-    self._ready.append(handle)
     return handle
 
 
@@ -438,3 +450,5 @@ cdef tuple _CALL_SOON_HELPERS = (
 
 
 include "includes/aio_timers.pxi"
+include "_aio_threadsafe.pxi"
+include "_aio_executor.pxi"

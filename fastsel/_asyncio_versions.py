@@ -62,6 +62,14 @@ CHANGES = {
         (3, 13), None,
         "_run_once clamps its select() timeout with comparisons (before: "
         "min(max(0, t), MAXIMUM_SELECT_TIMEOUT); they differ for a NaN)"),
+    "chain_skips_closed_loop": (
+        (3, 10), None,
+        "futures._chain_future: a source completing in another thread does "
+        "not call_soon_threadsafe into a destination loop that is closed"),
+    "chain_compares_running_loop": (
+        (3, 14), None,
+        "futures._chain_future copies the state at once when the destination's "
+        "loop is the running one (before: when it is the source's loop)"),
     "handle_error_formats_with_debug": (
         (3, 13), None,
         "Handle._run formats a failing callback with the loop's debug flag"),

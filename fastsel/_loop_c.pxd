@@ -32,6 +32,7 @@ cdef class Loop:
     cdef object _exception_handler
     cdef int _wakeup_read
     cdef int _wakeup_write
+    cdef bint _wakeup_pending    # a wake-up byte was written since the loop went idle
     cdef double _clock_resolution
     cdef object __weakref__
 

@@ -13,7 +13,9 @@ import time
 
 cimport cython
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
+from libc.errno cimport EINTR, errno
 from libc.math cimport ceil
+from posix.unistd cimport read, write
 
 from .includes.debug cimport (
     FASTSEL_COUNT, FASTSEL_COUNTER, FASTSEL_DEBUG_BUILD, FASTSEL_HANDLES_CREATED)
@@ -220,24 +222,39 @@ cdef class Loop:
             check_callback(callback, "call_soon")
         return self._call_soon(callback, args, context)
 
+    # Wake-ups are coalesced: call_soon_threadsafe() writes to the self-pipe
+    # only when no wake-up is pending since the loop last found nothing ready,
+    # and _run_once clears the flag then, before it computes its timeout.
+    # No wake-up is lost: the loop blocks only in an iteration where it
+    # cleared the flag (C) and then found _ready empty (R). A call appends
+    # (A), then reads the flag (F). If A < R, the loop sees the handle and
+    # does not block; otherwise C < R < A < F, and at F the flag is clear (this
+    # call writes) or was set after C by another call, which writes after
+    # setting it. Either way a byte is written after C, and only
+    # _drain_wakeup, a callback run after a wait, reads the pipe: the first
+    # wait after C, the one that might block, returns.
+
     def call_soon_threadsafe(self, callback, *args, context=None):
         """call_soon() from any thread: also wakes a loop blocked in the kernel."""
         self._check_closed()
         if not callable(callback):
             check_callback(callback, "call_soon_threadsafe")
         handle = self._call_soon(callback, args, context)
-        try:
-            os.write(self._wakeup_write, b"\0")
-        except (BlockingIOError, InterruptedError):
-            pass  # the pipe is full: the loop will wake anyway
+        if not self._wakeup_pending:
+            self._wakeup_pending = True
+            # With the GIL kept: a non-blocking write never waits, and
+            # close() cannot close the fd in the middle.
+            while write(self._wakeup_write, b"\0", 1) < 0 and errno == EINTR:
+                pass  # any other error: the pipe is full, the loop will wake
         return handle
 
     def _drain_wakeup(self):
-        try:
-            while os.read(self._wakeup_read, 4096):
-                pass
-        except (BlockingIOError, InterruptedError):
-            pass
+        cdef char buf[4096]
+        cdef ssize_t n
+        while True:
+            n = read(self._wakeup_read, buf, sizeof(buf))
+            if n <= 0 and not (n < 0 and errno == EINTR):
+                return
 
     def call_at(self, when, callback, *args, context=None):
         """Run callback(*args) at loop time `when`; return its TimerHandle."""
@@ -397,6 +414,8 @@ cdef class Loop:
                 self._cancelled_timers -= 1
                 _heap_pop(timers)._scheduled = False
 
+        if not self._ready:
+            self._wakeup_pending = False  # the next wait may block (see call_soon_threadsafe)
         if self._ready or self._stopping:
             timeout_ms = 0
         elif timers:

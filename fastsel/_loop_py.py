@@ -5,6 +5,7 @@ import contextvars
 import heapq
 import math
 import os
+import sys
 import threading
 import time
 
@@ -15,6 +16,9 @@ from ._loop_common import (
 
 _READ = 1
 _WRITE = 2
+# Coalescing wake-ups relies on the GIL ordering the flag and the queue;
+# without it (free-threaded builds) every call writes.
+_COALESCE_WAKEUPS = getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 class Handle:
@@ -100,6 +104,7 @@ class Loop:
         self._owner_pid = os.getpid()
         self._exception_handler = None
         self._clock_resolution = time.get_clock_info("monotonic").resolution
+        self._wakeup_pending = False
         self._wakeup_read, self._wakeup_write = os.pipe()
         os.set_blocking(self._wakeup_read, False)
         os.set_blocking(self._wakeup_write, False)
@@ -137,10 +142,14 @@ class Loop:
         check_callback(callback, "call_soon_threadsafe")
         handle = Handle(callback, args, self, context)
         self._ready.append(handle)
-        try:
-            os.write(self._wakeup_write, b"\0")
-        except (BlockingIOError, InterruptedError):
-            pass  # the pipe is full: the loop will wake anyway
+        # Only when no wake-up is pending: the argument is in the compiled
+        # Loop's (fastsel/_loop_c.pyx).
+        if not self._wakeup_pending:
+            self._wakeup_pending = _COALESCE_WAKEUPS
+            try:
+                os.write(self._wakeup_write, b"\0")
+            except (BlockingIOError, InterruptedError):
+                pass  # the pipe is full: the loop will wake anyway
         return handle
 
     def _drain_wakeup(self):
@@ -245,6 +254,8 @@ class Loop:
                 self._cancelled_timers -= 1
                 heapq.heappop(timers)._scheduled = False
 
+        if not self._ready:
+            self._wakeup_pending = False  # the next wait may block
         if self._ready or self._stopping:
             timeout = 0
         elif timers:

@@ -17,9 +17,11 @@ Streams, futures and tasks are asyncio's own. With the compiled
 implementation, the loop iteration (_run_once, _process_events) and the loop
 methods every callback and future uses (call_soon, create_future, get_debug)
 and the timer methods (time, call_later, call_at) are compiled (see
-fastsel._aio_c), and so are the server's accept path (fastsel._accept_c) and
-the socket transport's construction, close and per-request methods, in a
-subclass of asyncio's (see fastsel._transport_c). Each
+fastsel._aio_c), as are call_soon_threadsafe (which wakes the loop at most
+once per wait), the self-pipe's reader and run_in_executor, the server's
+accept path (fastsel._accept_c) and the socket transport's construction,
+close and per-request methods, in a subclass of asyncio's (see
+fastsel._transport_c). Each
 does the same steps as asyncio's and hands over to asyncio's own code
 whenever it could not do exactly that.
 """
@@ -64,9 +66,18 @@ if _compiled is not None and _compiled.SUPPORTED:
 
         _socket_transport_class = SocketTransport
 
+        def __init__(self, selector=None):
+            # Whether a call_soon_threadsafe() wrote to the self-pipe since
+            # the loop last went idle (see fastsel/_aio_threadsafe.pxi).
+            self._wakeup_pending = False
+            super().__init__(selector)
+
         _run_once = _compiled.run_once
         _process_events = _compiled.process_events
         call_soon = _compiled.call_soon
+        call_soon_threadsafe = _compiled.call_soon_threadsafe
+        _read_from_self = _compiled.read_from_self
+        run_in_executor = _compiled.run_in_executor
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
         _accept_connection = accept_connection

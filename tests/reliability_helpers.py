@@ -3,6 +3,7 @@ scale, hostile input)."""
 import os
 import platform
 import socket
+import threading
 import time
 
 import pytest
@@ -71,3 +72,48 @@ def wait_until_blocked(thread_id, timeout=5.0):
             pass
         time.sleep(0.001)
     raise AssertionError("the waiting thread never blocked in the kernel")
+
+
+JOIN_TIMEOUT = 10
+
+
+class LoopThread:
+    """A loop (asyncio's API) running forever in a thread of its own."""
+
+    def __init__(self, loop):
+        self.loop = loop
+        self.thread = threading.Thread(target=loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(JOIN_TIMEOUT)
+        assert not self.thread.is_alive(), "the loop never stopped"
+
+
+def tiny_batches_from_threads(loop, senders=4, batches=300):
+    """Several threads, each sending tiny batches (one or two callbacks)
+    with call_soon_threadsafe and waiting for them to run: each batch finds
+    the loop idle or about to be, where a skipped wake-up would leave it
+    asleep. Returns the stalls seen (a stall is a timeout)."""
+    runner = LoopThread(loop)
+    stalls = []
+
+    def send(index):
+        done = threading.Event()
+        for batch in range(batches):
+            done.clear()
+            if batch % 2:
+                loop.call_soon_threadsafe(int)
+            loop.call_soon_threadsafe(done.set)
+            if not done.wait(JOIN_TIMEOUT):
+                stalls.append(f"sender {index} stalled at batch {batch}")
+                return
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(JOIN_TIMEOUT * 2)
+    runner.stop()
+    return stalls + [f"{t.name} never finished" for t in threads if t.is_alive()]

@@ -315,6 +315,13 @@ def test_markdown_has_a_row_per_case_and_variant(smoke_run):
     assert "## asyncio servers" in text
     assert "| fastsel.aio.EventLoop | asyncio | " in text
     assert "| fastsel.aio.EventLoop streams | asyncio streams | " in text
+    # Threads feeding a loop: both cases, every loop, fastsel.aio's targets.
+    assert [case["group"] for case in results["threads"]] == ["call_soon_threadsafe", "to_thread"]
+    for case in results["threads"]:
+        assert "fastsel.aio" in case["variants"]
+        for name in case["variants"]:
+            assert f"| {case['group']}: {case['name']} | {name} |" in text
+    assert text.count("x uvloop: ") == 2
     # Absolute times stay in the JSON.
     assert " ns " not in text.replace("time ÷", "")
 

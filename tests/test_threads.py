@@ -1,15 +1,17 @@
 """One thread blocked in select / dispatch / run_forever while others change
 the selector: no crash, no deadlock, a consistent map, and a defined view of
 the changes made during the wait (see each test's docstring)."""
+import fcntl
+import os
 import random
 import threading
 import time
 
 import pytest
 
-from reliability_helpers import READ, WRITE, SELECTOR_NAMES, SocketPairs, selector_class, wait_until_blocked
-
-JOIN_TIMEOUT = 10
+from reliability_helpers import (
+    JOIN_TIMEOUT, READ, WRITE, SELECTOR_NAMES, SocketPairs, selector_class,
+    tiny_batches_from_threads, wait_until_blocked)
 
 
 class Waiter(threading.Thread):
@@ -234,6 +236,61 @@ def test_call_soon_threadsafe_never_loses_a_wakeup(impl):
         loop.call_soon_threadsafe(loop.stop)
         runner.join(JOIN_TIMEOUT)
         assert not runner.is_alive(), "run_forever did not stop"
+        loop.close()
+
+
+def test_call_soon_threadsafe_tiny_batches_never_stall(impl):
+    """Wake-ups are coalesced, yet none is lost: threads sending tiny
+    batches to a loop that keeps going idle."""
+    loop = impl.Loop()
+    try:
+        assert tiny_batches_from_threads(loop) == []
+    finally:
+        loop.close()
+
+
+def _new_pipe_read_end(fds_before):
+    """The read end of the one pipe opened since fds_before (Linux /proc)."""
+    for fd in set(map(int, os.listdir("/proc/self/fd"))) - fds_before:
+        try:  # the listing's own fd is gone by now
+            kind = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if kind.startswith("pipe:") and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+            return fd
+    raise AssertionError("no new pipe")
+
+
+def _pipe_bytes(fd):
+    try:
+        return os.read(fd, 4096)
+    except BlockingIOError:
+        return b""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="finds the self-pipe in /proc")
+def test_call_soon_threadsafe_writes_once_per_wait(impl):
+    """Calls made while a wake-up is pending write nothing more; once the
+    loop has found nothing ready, the next call writes again."""
+    before = set(map(int, os.listdir("/proc/self/fd")))
+    loop = impl.Loop()
+    try:
+        wakeups = _new_pipe_read_end(before)
+        for _ in range(50):
+            loop.call_soon_threadsafe(int)
+        assert _pipe_bytes(wakeups) == b"\0"
+        loop.stop()
+        loop.run_forever()  # runs them: it never found nothing ready
+        loop.call_soon_threadsafe(int)
+        assert _pipe_bytes(wakeups) == b""
+        loop.stop()
+        loop.run_forever()
+        loop.stop()
+        loop.run_forever()  # nothing ready
+        for _ in range(50):
+            loop.call_soon_threadsafe(int)
+        assert _pipe_bytes(wakeups) == b"\0"
+    finally:
         loop.close()
 
 
