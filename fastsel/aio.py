@@ -37,7 +37,7 @@ class _PureEventLoop(asyncio.SelectorEventLoop):
 
 
 if _compiled is not None and _compiled.SUPPORTED:
-    from ._transport_c import SocketTransport
+    from ._transport_c import SocketTransport, WriteCoalescer
 
     _CHECKS_FD_HAS_NO_TRANSPORT = _asyncio_versions.has("checks_fd_has_no_transport")
     _TRANSPORT_HAS_CONTEXT = _asyncio_versions.has("transport_has_context")
@@ -52,19 +52,28 @@ if _compiled is not None and _compiled.SUPPORTED:
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
 
+        def __init__(self, selector=None):
+            # The writes its callbacks make, sent together (see _run_once).
+            self._write_coalescer = WriteCoalescer()
+            super().__init__(selector)
+
         if _TRANSPORT_HAS_CONTEXT:
             def _make_socket_transport(self, sock, protocol, waiter=None, *,
                                        extra=None, server=None, context=None):
                 self._ensure_fd_no_transport(sock)
-                return SocketTransport(self, sock, protocol, waiter, extra,
-                                       server, context=context)
+                transport = SocketTransport(self, sock, protocol, waiter, extra,
+                                            server, context=context)
+                transport._write_coalescer = self._write_coalescer
+                return transport
         else:
             def _make_socket_transport(self, sock, protocol, waiter=None, *,
                                        extra=None, server=None):
                 if _CHECKS_FD_HAS_NO_TRANSPORT:
                     self._ensure_fd_no_transport(sock)
-                return SocketTransport(self, sock, protocol, waiter, extra,
-                                       server)
+                transport = SocketTransport(self, sock, protocol, waiter, extra,
+                                            server)
+                transport._write_coalescer = self._write_coalescer
+                return transport
 
 else:
     if _compiled is not None:
