@@ -21,7 +21,7 @@ no longer allocates asyncio's max_size of 256 KiB each time.
 Writes of one iteration are coalesced: while its loop runs callbacks, a
 transport holds back the bytes objects written to it (see WriteCoalescer)
 and sends them with one send or sendmsg when the callbacks are done, or
-before anything could tell the difference (see _flush_held).
+before anything could tell the difference (see send_held_writes).
 """
 import _socket
 import socket
@@ -220,7 +220,7 @@ cdef class WriteCoalescer:
         cdef list transports = self.transports
         self.thread = 0
         while transports:
-            _flush_held(transports.pop())
+            _send_held(transports.pop())
         return 0
 
 
@@ -234,6 +234,7 @@ cdef bint _hold_back(object transport, object data) except -1:
     which holds part of them at most, could not have paused the protocol;
     the write that would pass the mark sends them all at once, and the
     protocol is paused in that write() if asyncio's would be."""
+    cdef Py_ssize_t size
     coalescer = transport._write_coalescer
     if (not isinstance(coalescer, WriteCoalescer)
             or (<WriteCoalescer>coalescer).thread != PyThread_get_thread_ident()
@@ -253,11 +254,11 @@ cdef bint _hold_back(object transport, object data) except -1:
     size += transport._held_size
     transport._held_size = size
     if size > transport._high_water or len(<list>held) >= FASTSEL_SENDV_MAX:
-        _flush_held(transport)
+        _send_held(transport)
     return True
 
 
-cdef int _flush_held(object transport) except -1:
+cdef int _send_held(object transport) except -1:
     """Send the writes held back on transport, with the outcome of asyncio's
     write() of each in turn: what the kernel did not take waits in the
     buffer for the socket to be writable (the protocol is paused past the
@@ -307,9 +308,11 @@ cdef int _flush_held(object transport) except -1:
     return 0
 
 
-cdef inline int _flush(object transport) except -1:
+cdef inline int send_held_writes(object transport) except -1:
+    """Send the writes transport holds back, if any: the first step of
+    whatever uses its buffer or shows its state."""
     if transport._held_writes is not None:
-        _flush_held(transport)
+        _send_held(transport)
     return 0
 
 
@@ -328,7 +331,7 @@ class SocketTransport(_Base):
     def is_closing(self):
         # Asked by every StreamWriter.drain(). A held write that fails
         # closes the transport: it is sent first.
-        _flush(self)
+        send_held_writes(self)
         return self._closing
 
     def _read_ready(self):
@@ -355,7 +358,7 @@ class SocketTransport(_Base):
             return
         if self._held_writes is not None:
             # Held writes go first (this one may not be held back).
-            _flush_held(self)
+            _send_held(self)
             if self._conn_lost:
                 _count_lost_write(self)
                 return
@@ -387,29 +390,29 @@ class SocketTransport(_Base):
     # it) comes after the held writes are sent.
 
     def get_write_buffer_size(self):
-        _flush(self)
+        send_held_writes(self)
         return _Base.get_write_buffer_size(self)
 
     def writelines(self, list_of_data):
-        _flush(self)
+        send_held_writes(self)
         return _Base.writelines(self, list_of_data)
 
     def write_eof(self):
-        _flush(self)
+        send_held_writes(self)
         return _Base.write_eof(self)
 
     def close(self):
-        _flush(self)
+        send_held_writes(self)
         return _Base.close(self)
 
     def _force_close(self, exc):
         # abort() and fatal errors.
-        _flush(self)
+        send_held_writes(self)
         return _Base._force_close(self, exc)
 
     def _make_empty_waiter(self):
         # sendfile waits for the buffer to be empty.
-        _flush(self)
+        send_held_writes(self)
         return _Base._make_empty_waiter(self)
 
 
