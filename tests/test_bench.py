@@ -373,3 +373,31 @@ def test_targets_pass_and_fail_on_the_median():
     assert verdicts[labels[2]] == "FAIL"  # equal to raw epoll is not faster
     assert verdicts[labels[5]] == "pass"
     assert verdicts[labels[3]] == "not measured"
+
+
+@pytest.mark.parametrize("name", ["asyncio", "fastsel"])
+def test_two_writes_server_answers_each_request_with_header_and_body(name):
+    import socket
+
+    from bench import two_writes
+
+    loop = two_writes.new_loop(name)
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(10)
+
+    async def serve():
+        await loop.connect_accepted_socket(two_writes.TwoWrites, ours)
+
+    try:
+        loop.run_until_complete(serve())
+        theirs.sendall(b"GET / HTTP/1.1\r\n\r\n" * 2)
+        expected = (two_writes.HEADER + two_writes.BODY) * 2
+        received = b""
+        while len(received) < len(expected):
+            loop.run_until_complete(asyncio.sleep(0.01))
+            received += theirs.recv(4096)
+        assert received == expected
+    finally:
+        loop.close()
+        ours.close()
+        theirs.close()
