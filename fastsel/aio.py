@@ -10,7 +10,9 @@ methods every callback and future uses (call_soon, create_future, get_debug)
 are compiled (see fastsel._aio_c), and so are the per-request methods of the
 socket transport, a subclass of asyncio's (see fastsel._transport_c). Each
 does the same steps as asyncio's and hands over to asyncio's own code
-whenever it could not do exactly that.
+whenever it could not do exactly that. The bytes an iteration's callbacks
+write to one transport go out with one system call when they are done
+(see README, Differences).
 """
 import asyncio
 import logging
