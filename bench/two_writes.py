@@ -91,7 +91,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", choices=LOOPS)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--connections", type=int, nargs="+", default=[50, 500])
     args = parser.parse_args()
     if args.serve:
