@@ -37,9 +37,13 @@ class Counted:
     def answered(self):
         self.handled += 1
         if self.on_batch is not None and self.handled % self.batch == 0:
-            self.on_batch()
+            self.after_writes(self.on_batch)
         if self.handled >= self.target:
-            self.stop()
+            self.after_writes(self.stop)
+
+    def after_writes(self, function):
+        """Call function once the responses written so far have been sent."""
+        function()
 
     def stop(self):
         """Loops that run until told to stop override this."""
@@ -178,6 +182,10 @@ class AsyncioServer(LoopServer):
         self._loop.run_until_complete(
             self._loop.connect_accepted_socket(lambda: HelloProtocol(self), sock)
         )
+
+    def after_writes(self, function):
+        # fastsel.aio sends an iteration's writes once its callbacks are done.
+        self._loop.call_soon(function)
 
     def close(self):
         # Closing the loop does not close transports; close them first.

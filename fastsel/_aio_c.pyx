@@ -34,6 +34,7 @@ from cpython.object cimport PyTypeObject
 from ._asyncio_versions import has, mirrored
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
 from .includes.overrides cimport class_keeps, instance_keeps
+from ._transport_c cimport WriteCoalescer
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
 # Whether this interpreter's asyncio is one this module mirrors, and how it
@@ -329,13 +330,17 @@ def run_once(self):
 
     Drops cancelled timers, waits for I/O (not at all when callbacks are
     ready), queues the callbacks of ready fds and due timers, then runs the
-    callbacks that were ready when the iteration started."""
+    callbacks that were ready when the iteration started, holding back
+    their writes to socket transports to send them together."""
     cdef Py_ssize_t i, ntodo
+    cdef WriteCoalescer writes
     # Before either iteration computes its timeout (see _aio_threadsafe.pxi).
     _clear_wakeup_if_idle(self, self._ready)
     selector = self._selector
+    coalescer = getattr(self, "_write_coalescer", None)
     if (not SUPPORTED or self._debug or not _plain_loop(self)
-            or not _plain_selector(selector)):
+            or not _plain_selector(selector)
+            or not isinstance(coalescer, WriteCoalescer)):
         return _asyncio_run_once(self)
 
     _drop_cancelled_timers(self, self._scheduled)
@@ -364,19 +369,25 @@ def run_once(self):
         append(handle)
 
     # Run what is ready now; callbacks queued meanwhile wait for the next
-    # iteration (after another poll for I/O).
+    # iteration (after another poll for I/O). Their writes to each socket
+    # transport go out together once they are done.
     popleft = ready.popleft
     ntodo = len(ready)
-    for i in range(ntodo):
-        handle = popleft()
-        if handle._cancelled:
-            continue
-        if self._debug:
-            _run_debug(self, handle)
-        elif _plain_handle_class(type(handle)):
-            _run_handle(handle)
-        else:
-            handle._run()
+    writes = <WriteCoalescer>coalescer
+    writes.hold()
+    try:
+        for i in range(ntodo):
+            handle = popleft()
+            if handle._cancelled:
+                continue
+            if self._debug:
+                _run_debug(self, handle)
+            elif _plain_handle_class(type(handle)):
+                _run_handle(handle)
+            else:
+                handle._run()
+    finally:
+        writes.flush()
     handle = None
 
 

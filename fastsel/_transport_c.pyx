@@ -18,15 +18,22 @@ transport makes recv(2) and send(2) itself, as the socket's methods would
 parsing and the release of the GIL around a call that cannot wait. Reads
 land in one buffer and are copied out (see includes/sockets.h), so a read
 no longer allocates asyncio's max_size of 256 KiB each time.
+
+Writes of one iteration are coalesced: while its loop runs callbacks, a
+transport holds back the bytes objects written to it (see WriteCoalescer)
+and sends them with one send or sendmsg when the callbacks are done, or
+before anything could tell the difference (see send_held_writes).
 """
 import _socket
 import socket
 from asyncio import constants, selector_events
 
 from cpython.exc cimport PyErr_Clear
+from cpython.pythread cimport PyThread_get_thread_ident
 
 from ._asyncio_versions import has
-from .includes.sockets cimport fastsel_socket, fastsel_socket_recv, fastsel_socket_send
+from .includes.sockets cimport (FASTSEL_SENDV_MAX, fastsel_socket, fastsel_socket_recv,
+                                fastsel_socket_send, fastsel_socket_sendv)
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
 # How this interpreter's transport differs (see fastsel._asyncio_versions).
@@ -206,16 +213,168 @@ cdef int _read_ready_buffer(object transport) except -1:
 include "_transport_lifecycle.pxi"
 
 
-class SocketTransport(selector_events._SelectorSocketTransport):
+cdef int _count_lost_write(object transport) except -1:
+    """What write() does once the connection is lost: count, and warn past
+    asyncio's threshold."""
+    if transport._conn_lost >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+        selector_events.logger.warning('socket.send() raised exception.')
+    transport._conn_lost += 1
+    return 0
+
+
+cdef int _wait_writable(object transport) except -1:
+    """Send the buffer when the socket is writable (from 3.15 in the
+    transport's context)."""
+    if _HAS_CONTEXT:
+        transport._add_writer(transport._sock_fd, transport._write_ready)
+    else:
+        transport._loop._add_writer(transport._sock_fd, transport._write_ready)
+    return 0
+
+
+cdef int _buffer_data(object transport, object data) except -1:
+    """Append data to the transport's buffer of unsent data."""
+    if _BUFFER_IS_DEQUE:
+        transport._buffer.append(data)
+    else:
+        transport._buffer.extend(data)
+    if _COUNTS_BUFFER:
+        transport._buffer_size += len(data)
+    return 0
+
+
+# ------------------------------------------- writes coalesced per iteration
+
+cdef class WriteCoalescer:
+    """One loop's record of the transports holding writes back.
+
+    Between hold() and flush() (the loop runs them around its callbacks),
+    writes of bytes made in the loop's thread to a transport with an empty
+    buffer are held back; flush() sends each transport's writes with one
+    system call. Outside that window, from other threads, and on loops
+    without a coalescer, write() sends at once, as asyncio's does."""
+
+    def __cinit__(self):
+        self.thread = 0
+        self.transports = []
+
+    cdef int hold(self) except -1:
+        self.thread = PyThread_get_thread_ident()
+        return 0
+
+    cdef int flush(self) except -1:
+        cdef list transports = self.transports
+        self.thread = 0
+        while transports:
+            _send_held(transports.pop())
+        return 0
+
+
+cdef bint _hold_back(object transport, object data) except -1:
+    """Hold data back to go out with the transport's other writes of this
+    iteration; True when data was taken (held, or sent with those).
+
+    Only exact bytes (which cannot change before they are sent), while the
+    buffer is empty and the transport makes its system calls itself. The
+    held bytes stay at or below the high-water mark: asyncio's buffer,
+    which holds part of them at most, could not have paused the protocol;
+    the write that would pass the mark sends them all at once, and the
+    protocol is paused in that write() if asyncio's would be."""
+    cdef Py_ssize_t size
+    coalescer = transport._write_coalescer
+    if (not isinstance(coalescer, WriteCoalescer)
+            or (<WriteCoalescer>coalescer).thread != PyThread_get_thread_ident()
+            or not PyBytes_CheckExact(data) or transport._buffer
+            or not _direct(transport._sock)):
+        return False
+    held = transport._held_writes
+    size = Py_SIZE(data)
+    if held is None:
+        if size > transport._high_water:
+            return False
+        transport._held_writes = [data]
+        transport._held_size = size
+        (<WriteCoalescer>coalescer).transports.append(transport)
+        return True
+    (<list>held).append(data)
+    size += transport._held_size
+    transport._held_size = size
+    if size > transport._high_water or len(<list>held) >= FASTSEL_SENDV_MAX:
+        _send_held(transport)
+    return True
+
+
+cdef int _send_held(object transport) except -1:
+    """Send the writes held back on transport, with the outcome of asyncio's
+    write() of each in turn: what the kernel did not take waits in the
+    buffer for the socket to be writable (the protocol is paused past the
+    high-water mark); an error is the transport's fatal write error, and
+    the writes after the one it failed count as writes after the
+    connection was lost."""
+    cdef Py_ssize_t sent, i, count
+    cdef bint blocked = False
+    held = transport._held_writes
+    if held is None:
+        return 0
+    transport._held_writes = None
+    count = len(<list>held)
+    sock = transport._sock
+    try:
+        if count == 1:
+            n = _send(sock, (<list>held)[0])
+        elif _direct(sock):
+            n = fastsel_socket_sendv(sock, held)
+        else:  # the socket changed since (a timeout set): its own send
+            n = sock.send(b"".join(held))
+    except (BlockingIOError, InterruptedError):
+        n = 0
+        blocked = True
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        transport._fatal_error(exc, 'Fatal write error on socket transport')
+        for i in range(count - 1):
+            _count_lost_write(transport)
+        return 0
+    sent = n
+    i = 0
+    while i < count and sent >= Py_SIZE((<list>held)[i]):
+        sent -= Py_SIZE((<list>held)[i])
+        i += 1
+    if i == count:
+        return 0
+    _wait_writable(transport)
+    data = (<list>held)[i]
+    if not blocked:
+        data = memoryview(data)[sent:] if _BUFFER_IS_DEQUE else data[sent:]
+    _buffer_data(transport, data)
+    for i in range(i + 1, count):
+        _buffer_data(transport, (<list>held)[i])
+    transport._maybe_pause_protocol()
+    return 0
+
+
+cdef inline int send_held_writes(object transport) except -1:
+    """Send the writes transport holds back, if any: the first step of
+    whatever uses its buffer or shows its state."""
+    if transport._held_writes is not None:
+        _send_held(transport)
+    return 0
+
+
+_Base = selector_events._SelectorSocketTransport
+
+
+class SocketTransport(_Base):
     """asyncio's socket transport, its construction, read, write and close
-    paths compiled."""
+    paths compiled, its writes coalesced per loop iteration."""
 
     if _HAS_CONTEXT:
         def __init__(self, loop, sock, protocol, waiter=None, extra=None,
                      server=None, context=None):
             if not _asyncio_lifecycle(type(self)):
-                super().__init__(loop, sock, protocol, waiter, extra, server,
-                                 context=context)
+                _Base.__init__(self, loop, sock, protocol, waiter, extra,
+                               server, context=context)
             else:
                 _init_transport(self, loop, sock, protocol, waiter, extra,
                                 server, context)
@@ -223,31 +382,27 @@ class SocketTransport(selector_events._SelectorSocketTransport):
         def __init__(self, loop, sock, protocol, waiter=None, extra=None,
                      server=None):
             if not _asyncio_lifecycle(type(self)):
-                super().__init__(loop, sock, protocol, waiter, extra, server)
+                _Base.__init__(self, loop, sock, protocol, waiter, extra, server)
             else:
                 _init_transport(self, loop, sock, protocol, waiter, extra,
                                 server, None)
 
-    def close(self):
-        if not _asyncio_lifecycle(type(self)):
-            super().close()
-        else:
-            _close(self)
-
-    def _force_close(self, exc):
-        if not _asyncio_lifecycle(type(self)):
-            super()._force_close(exc)
-        else:
-            _force_close(self, exc)
-
     def _call_connection_lost(self, exc):
         if not _asyncio_lifecycle(type(self)):
-            super()._call_connection_lost(exc)
+            _Base._call_connection_lost(self, exc)
         else:
             _call_connection_lost(self, exc)
 
+    # The loop's WriteCoalescer (set by fastsel.aio.EventLoop), and the
+    # writes held back for it with their size in bytes.
+    _write_coalescer = None
+    _held_writes = None
+    _held_size = 0
+
     def is_closing(self):
-        # Asked by every StreamWriter.drain().
+        # Asked by every StreamWriter.drain(). A held write that fails
+        # closes the transport: it is sent first.
+        send_held_writes(self)
         return self._closing
 
     def _read_ready(self):
@@ -270,10 +425,17 @@ class SocketTransport(selector_events._SelectorSocketTransport):
             return
 
         if self._conn_lost:
-            if self._conn_lost >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
-                selector_events.logger.warning('socket.send() raised exception.')
-            self._conn_lost += 1
+            _count_lost_write(self)
             return
+
+        if _hold_back(self, data):
+            return
+        if self._held_writes is not None:
+            # Held writes go first (this one may not be held back).
+            _send_held(self)
+            if self._conn_lost:
+                _count_lost_write(self)
+                return
 
         if not self._buffer:
             # Try to send now, as asyncio does.
@@ -292,20 +454,46 @@ class SocketTransport(selector_events._SelectorSocketTransport):
                 data = memoryview(data)[n:] if _BUFFER_IS_DEQUE else data[n:]
                 if not data:
                     return
-            # Not all was written: send the rest when the socket is writable
-            # (from 3.15 in the transport's context).
-            if _HAS_CONTEXT:
-                self._add_writer(self._sock_fd, self._write_ready)
-            else:
-                self._loop._add_writer(self._sock_fd, self._write_ready)
+            # Not all was written: send the rest when the socket is writable.
+            _wait_writable(self)
 
-        if _BUFFER_IS_DEQUE:
-            self._buffer.append(data)
-        else:
-            self._buffer.extend(data)
-        if _COUNTS_BUFFER:
-            self._buffer_size += len(data)
+        _buffer_data(self, data)
         self._maybe_pause_protocol()
+
+    # What asyncio's transport does with its buffer (or lets a caller see of
+    # it) comes after the held writes are sent.
+
+    def get_write_buffer_size(self):
+        send_held_writes(self)
+        return _Base.get_write_buffer_size(self)
+
+    def writelines(self, list_of_data):
+        send_held_writes(self)
+        return _Base.writelines(self, list_of_data)
+
+    def write_eof(self):
+        send_held_writes(self)
+        return _Base.write_eof(self)
+
+    def close(self):
+        send_held_writes(self)
+        if not _asyncio_lifecycle(type(self)):
+            _Base.close(self)
+        else:
+            _close(self)
+
+    def _force_close(self, exc):
+        # abort() and fatal errors.
+        send_held_writes(self)
+        if not _asyncio_lifecycle(type(self)):
+            _Base._force_close(self, exc)
+        else:
+            _force_close(self, exc)
+
+    def _make_empty_waiter(self):
+        # sendfile waits for the buffer to be empty.
+        send_held_writes(self)
+        return _Base._make_empty_waiter(self)
 
 
 _socket_layout_ok = _socket_layout_matches()

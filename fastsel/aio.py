@@ -23,7 +23,9 @@ accept path (fastsel._accept_c) and the socket transport's construction,
 close and per-request methods, in a subclass of asyncio's (see
 fastsel._transport_c). Each
 does the same steps as asyncio's and hands over to asyncio's own code
-whenever it could not do exactly that.
+whenever it could not do exactly that. The bytes an iteration's callbacks
+write to one transport go out with one system call when they are done
+(see README, Differences).
 """
 import asyncio
 import logging
@@ -52,7 +54,7 @@ class _PureEventLoop(asyncio.SelectorEventLoop):
 if _compiled is not None and _compiled.SUPPORTED:
     from ._accept_c import accept_connection
     from ._tls import COMPILED_TLS, TLSMixin
-    from ._transport_c import SocketTransport
+    from ._transport_c import SocketTransport, WriteCoalescer
 
     _CHECKS_FD_HAS_NO_TRANSPORT = _asyncio_versions.has("checks_fd_has_no_transport")
     _TRANSPORT_HAS_CONTEXT = _asyncio_versions.has("transport_has_context")
@@ -70,6 +72,8 @@ if _compiled is not None and _compiled.SUPPORTED:
             # Whether a call_soon_threadsafe() wrote to the self-pipe since
             # the loop last went idle (see fastsel/_aio_threadsafe.pxi).
             self._wakeup_pending = False
+            # The writes its callbacks make, sent together (see _run_once).
+            self._write_coalescer = WriteCoalescer()
             super().__init__(selector)
 
         _run_once = _compiled.run_once
@@ -93,15 +97,19 @@ if _compiled is not None and _compiled.SUPPORTED:
             def _make_socket_transport(self, sock, protocol, waiter=None, *,
                                        extra=None, server=None, context=None):
                 self._ensure_fd_no_transport(sock)
-                return SocketTransport(self, sock, protocol, waiter, extra,
-                                       server, context=context)
+                transport = SocketTransport(self, sock, protocol, waiter, extra,
+                                            server, context=context)
+                transport._write_coalescer = self._write_coalescer
+                return transport
         else:
             def _make_socket_transport(self, sock, protocol, waiter=None, *,
                                        extra=None, server=None):
                 if _CHECKS_FD_HAS_NO_TRANSPORT:
                     self._ensure_fd_no_transport(sock)
-                return SocketTransport(self, sock, protocol, waiter, extra,
-                                       server)
+                transport = SocketTransport(self, sock, protocol, waiter, extra,
+                                            server)
+                transport._write_coalescer = self._write_coalescer
+                return transport
 
 else:
     if _compiled is not None:

@@ -399,3 +399,31 @@ def test_speed_up_targets_pass_and_fail_on_the_median():
     assert rows[label(5)]["result"] == "pass" and rows[label(5)]["reference_figure"] is None
     assert rows[label(6)]["result"] == "FAIL (target above the ceiling)"
     assert rows[label(8)]["result"] == "not measured"
+
+
+@pytest.mark.parametrize("name", ["asyncio", "fastsel"])
+def test_two_writes_server_answers_each_request_with_header_and_body(name):
+    import socket
+
+    from bench import two_writes
+
+    loop = two_writes.new_loop(name)
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(10)
+
+    async def serve():
+        await loop.connect_accepted_socket(two_writes.TwoWrites, ours)
+
+    try:
+        loop.run_until_complete(serve())
+        theirs.sendall(b"GET / HTTP/1.1\r\n\r\n" * 2)
+        expected = (two_writes.HEADER + two_writes.BODY) * 2
+        received = b""
+        while len(received) < len(expected):
+            loop.run_until_complete(asyncio.sleep(0.01))
+            received += theirs.recv(4096)
+        assert received == expected
+    finally:
+        loop.close()
+        ours.close()
+        theirs.close()

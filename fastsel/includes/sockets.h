@@ -10,7 +10,9 @@
 #include <Python.h>
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 typedef struct {
     PyObject_HEAD
@@ -36,6 +38,18 @@ typedef struct {
 #define FASTSEL_READ_BUFFER_SIZE (256 * 1024)
 static char fastsel_read_buffer[FASTSEL_READ_BUFFER_SIZE];
 
+/* After a system call failed: 1 to retry it (EINTR, and the signal
+   handlers did not raise), 0 with the exception set otherwise. */
+static int
+fastsel_retry_after_error(void)
+{
+    if (errno != EINTR) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return 0;
+    }
+    return PyErr_CheckSignals() == 0;
+}
+
 static ssize_t
 fastsel_recv_retrying(PyObject *sock, char *buf, Py_ssize_t size)
 {
@@ -44,11 +58,7 @@ fastsel_recv_retrying(PyObject *sock, char *buf, Py_ssize_t size)
         n = recv(((fastsel_socket *)sock)->fd, buf, (size_t)size, 0);
         if (n >= 0)
             return n;
-        if (errno != EINTR) {
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-        if (PyErr_CheckSignals() < 0)
+        if (!fastsel_retry_after_error())
             return -1;
     }
 }
@@ -84,9 +94,40 @@ fastsel_socket_send(PyObject *sock, PyObject *data)
                  (size_t)PyBytes_GET_SIZE(data), 0);
         if (n >= 0)
             return PyLong_FromSsize_t(n);
-        if (errno != EINTR)
-            return PyErr_SetFromErrno(PyExc_OSError);
-        if (PyErr_CheckSignals() < 0)
+        if (!fastsel_retry_after_error())
+            return NULL;
+    }
+}
+
+/* The same for several exact bytes objects, written in order with one
+   sendmsg(2) (socket.sendmsg(list) does the same call). count is at most
+   FASTSEL_SENDV_MAX. */
+#define FASTSEL_SENDV_MAX 64
+
+static PyObject *
+fastsel_socket_sendv(PyObject *sock, PyObject *chunks)
+{
+    struct iovec iov[FASTSEL_SENDV_MAX];
+    struct msghdr msg;
+    Py_ssize_t i, count = PyList_GET_SIZE(chunks);
+    ssize_t n;
+    if (count > FASTSEL_SENDV_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too many buffers for one sendmsg");
+        return NULL;
+    }
+    for (i = 0; i < count; i++) {
+        PyObject *chunk = PyList_GET_ITEM(chunks, i);
+        iov[i].iov_base = PyBytes_AS_STRING(chunk);
+        iov[i].iov_len = (size_t)PyBytes_GET_SIZE(chunk);
+    }
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)count;
+    for (;;) {
+        n = sendmsg(((fastsel_socket *)sock)->fd, &msg, 0);
+        if (n >= 0)
+            return PyLong_FromSsize_t(n);
+        if (!fastsel_retry_after_error())
             return NULL;
     }
 }

@@ -13,3 +13,7 @@ cdef extern from "includes/sockets.h":
     # sock.recv(size) and sock.send(data) (exact bytes) of a non-blocking socket.
     object fastsel_socket_recv(object sock, Py_ssize_t size)
     object fastsel_socket_send(object sock, object data)
+    # The exact bytes objects of a list (at most FASTSEL_SENDV_MAX) with one
+    # sendmsg: the number of bytes sent.
+    enum: FASTSEL_SENDV_MAX
+    object fastsel_socket_sendv(object sock, list chunks)
