@@ -26,20 +26,17 @@ import sys
 import threading
 import time
 
+from . import wrk_servers
+
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n"
             b"Content-Type: text/plain\r\n\r\nHello, world!")
 WRK_REQUESTS = re.compile(r"(\d+) requests in ([\d.]+)(\w+)")
-LOOPS = ("asyncio", "fastsel", "uvloop")
+LOOPS = ("asyncio", "fastsel.aio", "uvloop")
 
 
 def new_loop(name):
-    if name == "asyncio":
-        return asyncio.SelectorEventLoop()
-    if name == "fastsel":
-        from fastsel import aio
-        return aio.new_event_loop()
-    import uvloop
-    return uvloop.new_event_loop()
+    """A new event loop of that name (the end-to-end servers' table)."""
+    return wrk_servers.new_event_loop(name)
 
 
 def available(names):

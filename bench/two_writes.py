@@ -18,9 +18,11 @@ import statistics
 import subprocess
 import sys
 
+from . import wrk_servers
+
 HEADER = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\n"
 BODY = b"Hello, world!"
-LOOPS = ("asyncio", "uvloop", "fastsel")
+LOOPS = ("asyncio", "uvloop", "fastsel.aio")
 
 
 class TwoWrites(asyncio.Protocol):
@@ -42,13 +44,8 @@ class TwoWrites(asyncio.Protocol):
 
 
 def new_loop(name):
-    if name == "uvloop":
-        import uvloop
-        return uvloop.new_event_loop()
-    if name == "fastsel":
-        from fastsel import aio
-        return aio.new_event_loop()
-    return asyncio.SelectorEventLoop()
+    """A new event loop of that name (the end-to-end servers' table)."""
+    return wrk_servers.new_event_loop(name)
 
 
 def serve(name):

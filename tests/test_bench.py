@@ -401,7 +401,7 @@ def test_speed_up_targets_pass_and_fail_on_the_median():
     assert rows[label(8)]["result"] == "not measured"
 
 
-@pytest.mark.parametrize("name", ["asyncio", "fastsel"])
+@pytest.mark.parametrize("name", ["asyncio", "fastsel.aio"])
 def test_two_writes_server_answers_each_request_with_header_and_body(name):
     import socket
 
