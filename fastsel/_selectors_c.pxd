@@ -1,5 +1,6 @@
 # Declarations of the compiled selector core, for other compiled modules
 # (the dispatch loop, the asyncio hot path) to use without Python calls.
+cimport cython
 from cpython.tuple cimport PyTuple_GET_ITEM
 from libc.stdint cimport uint8_t
 
@@ -30,6 +31,7 @@ cdef inline object key_field(object key, Py_ssize_t field):
 cdef int _timeout_ms(object timeout) except -2
 
 
+@cython.final
 cdef class KeyTable:
     """fd -> SelectorKey, the state every selector class shares."""
     cdef list keys          # indexed by fd; None where nothing is registered

@@ -19,7 +19,7 @@ from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_S
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from cpython.version cimport PY_VERSION_HEX
 from libc.errno cimport EINTR, errno
 from libc.limits cimport INT_MAX
@@ -70,6 +70,44 @@ cdef enum:
 # The events a pair can carry, by value: pairs are built with these objects,
 # so a kept pair is reused only when its events are the very same object.
 cdef tuple _EVENT_MASKS = (0, 1, 2, 3)
+
+
+ctypedef PyObject *(*vectorcallfunc)(PyObject *callable, PyObject **args, size_t nargsf,
+                                     PyObject *kwnames)
+
+cdef extern from "Python.h":
+    vectorcallfunc PyVectorcall_Function(object callable)
+    object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf,
+                               PyObject *kwnames)
+    const size_t PY_VECTORCALL_ARGUMENTS_OFFSET
+
+
+cdef extern from "Python.h":
+    # The list macros on borrowed pointers, so that reading a slot costs no
+    # reference count changes.
+    Py_ssize_t _list_size "PyList_GET_SIZE"(PyObject *list)
+    PyObject *_list_item "PyList_GET_ITEM"(PyObject *list, Py_ssize_t index)
+
+
+cdef inline int _call_key(object key, int events) except -1:
+    """key.data(key.fileobj, events) for dispatch(): a vectorcall on the
+    key's own fields (the caller holds the key), with the events int taken
+    from _EVENT_MASKS, and no argument tuple."""
+    cdef PyObject *argv[3]
+    cdef PyObject *result
+    cdef PyObject *callback = PyTuple_GET_ITEM(key, KEY_DATA)
+    cdef vectorcallfunc call = PyVectorcall_Function(<object>callback)
+    argv[0] = NULL     # the slot PY_VECTORCALL_ARGUMENTS_OFFSET lends the callee
+    argv[1] = PyTuple_GET_ITEM(key, KEY_FILEOBJ)
+    argv[2] = PyTuple_GET_ITEM(_EVENT_MASKS, events)
+    if call == NULL:
+        PyObject_Vectorcall(<object>callback, &argv[1], 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL)
+        return 0
+    result = call(callback, &argv[1], 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL)
+    if result == NULL:
+        return -1
+    Py_DECREF(<object>result)
+    return 0
 
 from ._selectors_py import FORKED_EPOLL_MESSAGE
 
@@ -617,6 +655,7 @@ cdef class Selector:
         cdef int nready, i, fd, events
         cdef Py_ssize_t called = 0
         cdef KeyTable table = self._table
+        cdef PyObject *found
         self._check_open()
         buf = self._take_buffer()
         try:
@@ -632,13 +671,23 @@ cdef class Selector:
             ready = <ReadyEvent *>buf
             for i in range(nready):
                 fd = ready[i].fd
-                key = table.find(fd)
-                if key is None:
-                    continue
-                events = ready[i].events & table.mask_of(fd, key)
+                if fd < _list_size(<PyObject *>table.keys):
+                    # The direct table, read in place (KeyTable.find and mask_of).
+                    found = _list_item(<PyObject *>table.keys, fd)
+                    if found == <PyObject *>None:
+                        continue
+                    key = <object>found
+                    events = ready[i].events & table.masks[fd]
+                else:
+                    key = table.find(fd)
+                    if key is None:
+                        continue
+                    events = ready[i].events & table.mask_of(fd, key)
                 if events == 0 or (self._fresh_fds is not None and fd in self._fresh_fds):
                     continue
-                key_field(key, KEY_DATA)(key_field(key, KEY_FILEOBJ), events)
+                # `key` holds the callback and its file while it runs, even
+                # if the callback unregisters them.
+                _call_key(key, events)
                 called += 1
         finally:
             self._dispatch_depth -= 1

@@ -167,6 +167,77 @@ def test_select_and_dispatch_inside_a_callback(selector, pairs):
     assert len(seen) == 4 and set(seen) == {a, b}
 
 
+class CallableObject:
+    """A callable without the vectorcall protocol (called through tp_call)."""
+
+    def __init__(self, calls):
+        self.calls = calls
+
+    def __call__(self, fileobj, events):
+        self.calls.append(("object", events))
+
+
+class Recorder:
+    def __init__(self, calls):
+        self.calls = calls
+
+    def method(self, fileobj, events):
+        self.calls.append(("method", events))
+
+
+@pytest.mark.parametrize("kind", ["function", "method", "object", "builtin", "slot wrapper",
+                                  "partial"])
+def test_every_kind_of_callable_is_called_with_fileobj_and_events(selector, pairs, kind):
+    import functools
+    calls = []
+    seen = {}
+    sock = ready_reader(pairs)
+    callback = {
+        "function": lambda f, ev: calls.append(("function", ev)),
+        "method": Recorder(calls).method,
+        "object": CallableObject(calls),
+        "builtin": seen.setdefault,         # a C method (vectorcall)
+        "slot wrapper": seen.__setitem__,   # a method-wrapper (tp_call)
+        "partial": functools.partial(lambda tag, f, ev: calls.append((tag, ev)), "partial"),
+    }[kind]
+    selector.register(sock, READ, callback)
+    assert selector.dispatch(0) == 1
+    if kind in ("builtin", "slot wrapper"):
+        assert seen == {sock: READ}
+    else:
+        assert calls == [(kind, READ)]
+
+
+def test_a_callback_called_with_the_wrong_arguments_raises_type_error(selector, pairs):
+    selector.register(ready_reader(pairs), READ, [].append)     # takes one argument
+    with pytest.raises(TypeError):
+        selector.dispatch(0)
+
+
+def test_callback_that_drops_the_last_reference_to_its_key(selector, pairs):
+    """The key (and with it the callback and the file object) stays alive
+    while the callback runs, even when the callback unregisters it and
+    nothing else refers to it."""
+    import gc
+    import weakref
+    calls = []
+
+    class Handler:
+        def __call__(self, fileobj, events):
+            selector.unregister(fileobj)
+            gc.collect()
+            calls.append((ref() is not None, events))
+
+    handler = Handler()
+    ref = weakref.ref(handler)
+    selector.register(ready_reader(pairs), READ, handler)
+    del handler
+    assert selector.dispatch(0) == 1
+    assert calls == [(True, READ)]
+    gc.collect()
+    assert ref() is None
+
+
 def test_data_that_is_not_callable_raises_type_error(selector, pairs):
     selector.register(ready_reader(pairs), READ, "not callable")
     with pytest.raises(TypeError):
