@@ -32,7 +32,8 @@ from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyConte
 from cpython.object cimport PyTypeObject
 
 from ._asyncio_versions import has, mirrored
-from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
+from ._selectors_c cimport (KEY_DATA, KEY_FILEOBJ, KeyTable, ReadyEvent, Selector,
+                            _timeout_ms, key_field)
 from .includes.overrides cimport class_keeps, instance_keeps
 from ._transport_c cimport WriteCoalescer
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
@@ -121,8 +122,10 @@ cdef inline int _add_callback(object loop, object append, object handle,
 cdef int _handle_key(object loop, object append, object key, int mask,
                      bint inline=True) except -1:
     """One (key, mask) pair, as BaseSelectorEventLoop._process_events does."""
-    fileobj = key[0]
-    reader, writer = key[3]
+    # key.fileobj and key.data read from the tuple itself: indexing a
+    # SelectorKey goes through a Python-level __getitem__ lookup.
+    fileobj = key_field(key, KEY_FILEOBJ)
+    reader, writer = key_field(key, KEY_DATA)
     if mask & EVENT_READ and reader is not None:
         if reader._cancelled:
             loop._remove_reader(fileobj)

@@ -58,7 +58,9 @@ cdef TypeCheck _self_pipe_loop_type_ok
 cdef inline int _clear_wakeup_if_idle(object loop, object ready) except -1:
     """The loop's half of the protocol above: with nothing ready the next
     select() may block, so calls from now on must write."""
-    if not ready:
+    # Reading first spares the loop's __setattr__ on each iteration while
+    # the flag is already down (the common case).
+    if not ready and loop._wakeup_pending:
         loop._wakeup_pending = False
     return 0
 
