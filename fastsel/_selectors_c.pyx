@@ -72,10 +72,9 @@ cdef enum:
 cdef tuple _EVENT_MASKS = (0, 1, 2, 3)
 
 
-ctypedef PyObject *(*vectorcallfunc)(PyObject *callable, PyObject **args, size_t nargsf,
-                                     PyObject *kwnames)
-
 cdef extern from "Python.h":
+    ctypedef PyObject *(*vectorcallfunc)(PyObject *callable, PyObject **args,
+                                         size_t nargsf, PyObject *kwnames)
     vectorcallfunc PyVectorcall_Function(object callable)
     object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf,
                                PyObject *kwnames)
