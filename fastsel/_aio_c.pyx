@@ -463,3 +463,5 @@ cdef tuple _CALL_SOON_HELPERS = (
 include "includes/aio_timers.pxi"
 include "_aio_threadsafe.pxi"
 include "_aio_executor.pxi"
+include "_aio_tasks.pxi"
+include "_aio_readers.pxi"

@@ -89,6 +89,15 @@ if _compiled is not None and _compiled.SUPPORTED:
         call_later = _compiled.call_later
         call_at = _compiled.call_at
         _timer_handle_cancelled = _compiled.timer_handle_cancelled
+        create_task = _compiled.create_task
+        add_reader = _compiled.add_reader
+        remove_reader = _compiled.remove_reader
+        add_writer = _compiled.add_writer
+        remove_writer = _compiled.remove_writer
+        _add_reader = _compiled.add_reader_handle
+        _remove_reader = _compiled.remove_reader_handle
+        _add_writer = _compiled.add_writer_handle
+        _remove_writer = _compiled.remove_writer_handle
         # Note methods replaced on the instance, which asyncio would call.
         __setattr__ = _compiled.loop_setattr
         __delattr__ = _compiled.loop_delattr
