@@ -181,7 +181,7 @@ def collected(out_file):
 
 
 def measure(server, loop_name, args, directory, toggle):
-    out_file = os.path.join(directory, f"callgrind.{server}.{loop_name}")
+    out_file = os.path.join(os.path.abspath(directory), f"callgrind.{server}.{loop_name}")
     command = [sys.executable, "-m", "bench.callgrind_requests", "--serve", server,
                loop_name, toggle, str(args.connections), str(args.warmup),
                str(args.requests)]
@@ -221,10 +221,14 @@ def main(argv):
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--calls", action="store_true",
                         help="list the Python functions run per request instead")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep callgrind's files (callgrind.SERVER.LOOP) in DIR, "
+                             "for callgrind_annotate")
     args = parser.parse_args(argv)
     if not args.calls and shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed")
-    directory = tempfile.mkdtemp(prefix="fastsel-callgrind-")
+    directory = args.keep or tempfile.mkdtemp(prefix="fastsel-callgrind-")
+    os.makedirs(directory, exist_ok=True)
     try:
         toggle = build_toggle(directory)
         results = {}
@@ -236,7 +240,8 @@ def main(argv):
                           f"{results[server, loop_name]:10,.0f} instructions per request",
                           flush=True)
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

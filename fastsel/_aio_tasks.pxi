@@ -95,12 +95,15 @@ def create_task(self, *args, **kwargs):
         if not kwargs:
             return _Task(coro, loop=self)
         return _Task(coro, loop=self, **kwargs)
-    for key in kwargs:
-        if key != 'name' and not (_TASK_TAKES_CONTEXT and key == 'context'):
-            # A keyword this version does not take: asyncio's TypeError.
-            return _asyncio_create_task(self, *args, **kwargs)
-    name = kwargs.get('name')
-    context = kwargs.get('context') if _TASK_TAKES_CONTEXT else None
+    name = context = None
+    if kwargs:
+        for key in kwargs:
+            if key != 'name' and not (_TASK_TAKES_CONTEXT and key == 'context'):
+                # A keyword this version does not take: asyncio's TypeError.
+                return _asyncio_create_task(self, *args, **kwargs)
+        name = kwargs.get('name')
+        if _TASK_TAKES_CONTEXT:
+            context = kwargs.get('context')
     if self._closed:
         raise RuntimeError('Event loop is closed')
     return _new_task(self, coro, name, context)

@@ -9,6 +9,7 @@ import socket
 from asyncio import selector_events
 from unittest import mock
 
+import fastsel
 from test_aio_loop import python_calls
 from test_aio_tasks import LOOPS, compiled, loops  # noqa: F401 - a fixture
 from test_aio_tasks import outcome as tasks_outcome
@@ -24,6 +25,52 @@ def normalized(text):
     text = re.sub(r"\w*SocketTransport", "SocketTransport", text)
     text = re.sub(r"0x[0-9a-f]+", "ADDRESS", text)
     return re.sub(r"\d+", "N", text)
+
+
+try:
+    from test.test_asyncio import test_selector_events
+except ImportError:  # interpreters built without their test package
+    test_selector_events = None
+
+
+def _cpython_loop_cases():
+    """CPython's BaseSelectorEventLoopTests (add_reader and the rest on a
+    mock selector) with the loop they build having fastsel's compiled
+    methods."""
+    if test_selector_events is None or fastsel.IMPLEMENTATION != "c":
+        return {}
+    from fastsel import _aio_c
+    if not _aio_c.SUPPORTED:
+        return {}
+    names = {"add_reader": "add_reader", "remove_reader": "remove_reader",
+             "add_writer": "add_writer", "remove_writer": "remove_writer",
+             "_add_reader": "add_reader_handle", "_remove_reader": "remove_reader_handle",
+             "_add_writer": "add_writer_handle", "_remove_writer": "remove_writer_handle",
+             "create_task": "create_task", "call_soon": "call_soon",
+             "__setattr__": "loop_setattr", "__delattr__": "loop_delattr"}
+    loop_class = type("CompiledTestLoop", (test_selector_events.TestBaseSelectorEventLoop,),
+                      {name: getattr(_aio_c, compiled) for name, compiled in names.items()})
+    base = test_selector_events.BaseSelectorEventLoopTests
+
+    def setUp(self):
+        patcher = mock.patch.object(test_selector_events, "TestBaseSelectorEventLoop",
+                                    loop_class)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        base.setUp(self)
+
+    return {"TestCPythonBaseSelectorEventLoopTests": type(
+        "TestCPythonBaseSelectorEventLoopTests", (base,),
+        {"setUp": setUp, "__module__": __name__})}
+
+
+globals().update(_cpython_loop_cases())
+
+
+def test_cpython_loop_tests_found():
+    if test_selector_events is None or fastsel.IMPLEMENTATION != "c":
+        return
+    assert "TestCPythonBaseSelectorEventLoopTests" in globals()
 
 
 def callback(*args):
