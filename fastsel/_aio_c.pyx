@@ -12,7 +12,9 @@ handles and timers are made and run without a Python frame of
 Handle.__init__, TimerHandle.__init__, TimerHandle.__lt__ or Handle._run.
 What threads feeding the loop go through (call_soon_threadsafe,
 _read_from_self, run_in_executor) is in _aio_threadsafe.pxi and
-_aio_executor.pxi.
+_aio_executor.pxi; create_task is in _aio_tasks.pxi; add_reader,
+remove_reader, add_writer, remove_writer and the underscored methods behind
+them are in _aio_readers.pxi.
 
 Whenever an iteration cannot be sure it would do exactly what asyncio does
 (debug mode, a selector that is not a plain compiled fastsel one, a loop
@@ -466,3 +468,5 @@ cdef tuple _CALL_SOON_HELPERS = (
 include "includes/aio_timers.pxi"
 include "_aio_threadsafe.pxi"
 include "_aio_executor.pxi"
+include "_aio_tasks.pxi"
+include "_aio_readers.pxi"

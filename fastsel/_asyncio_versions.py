@@ -101,6 +101,36 @@ CHANGES = {
         "transports carry a contextvars context: _make_socket_transport takes "
         "context=, and a transport schedules its callbacks and registers its "
         "reader and writer through its own _call_soon/_add_reader/_add_writer"),
+    "create_task_takes_context": (
+        (3, 11), (3, 13),
+        "create_task(coro, *, name=None, context=None) hands context to Task, "
+        "and to the task factory only when it is not None (before: no context)"),
+    "set_task_name_warns": (
+        (3, 11), (3, 12),
+        "tasks._set_task_name, which create_task calls for a factory's task, "
+        "warns (DeprecationWarning) when the task has no set_name"),
+    "create_task_names_by_method": (
+        (3, 13), (3, 13),
+        "create_task calls set_name(name) on a factory's task, None included "
+        "(before: tasks._set_task_name(task, name), which skips None)"),
+    "create_task_passes_kwargs": (
+        (3, 14), None,
+        "create_task(coro, **kwargs) hands kwargs as they are to the task "
+        "factory, returning what it returns, or to Task"),
+    "fd_lookups_use_get": (
+        (3, 13), None,
+        "_ensure_fd_no_transport and the loop's _add/_remove_reader/writer look "
+        "fds up with .get() (before: [] and get_key() in try/except KeyError); "
+        "_ensure_fd_no_transport then also asks the transport's truth value"),
+    "readers_take_context": (
+        (3, 15), None,
+        "the loop's _add_reader and _add_writer take context= for their Handle"),
+    "reading_state_asks_is_closing": (
+        (3, 11), None,
+        "is_reading, pause_reading and resume_reading live on _SelectorTransport: "
+        "is_reading() asks is_closing(), pause_reading() and the transport's "
+        "_add_reader ask is_reading() (before, on the socket transport: they "
+        "read _closing and _paused; _add_reader only _closing)"),
 }
 
 

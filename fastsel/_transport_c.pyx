@@ -5,7 +5,9 @@ SocketTransport is asyncio's own _SelectorSocketTransport (a subclass of it:
 same attributes, same close/pause/flow control/sendfile code) in which the
 methods that run for every request are compiled: _read_ready,
 _read_ready__data_received (protocols), _read_ready__get_buffer (buffered
-protocols, TLS among them), write and is_closing. Each does the steps of
+protocols, TLS among them), write and is_closing, and those of flow
+control on reading: is_reading, pause_reading, resume_reading and
+_add_reader (see _transport_reading.pxi). Each does the steps of
 the running CPython's version in the same order, with the same checks,
 exceptions and messages; the differences between versions are listed in
 fastsel._asyncio_versions. Module globals asyncio looks up at call time
@@ -362,6 +364,9 @@ cdef inline int send_held_writes(object transport) except -1:
     return 0
 
 
+include "_transport_reading.pxi"
+
+
 _Base = selector_events._SelectorSocketTransport
 
 
@@ -407,6 +412,18 @@ class SocketTransport(_Base):
 
     def _read_ready(self):
         self._read_ready_cb()
+
+    def is_reading(self):
+        return _is_reading(self)
+
+    def pause_reading(self):
+        _pause_reading(self)
+
+    def resume_reading(self):
+        _resume_reading(self)
+
+    def _add_reader(self, fd, callback, *args):
+        _add_transport_reader(self, fd, callback, args)
 
     def _read_ready__data_received(self):
         _read_ready_data(self)

@@ -14,10 +14,12 @@ The names match uvloop's (EventLoop, new_event_loop, EventLoopPolicy, run).
 EventLoopPolicy, asyncio's default policy with this loop, is deprecated from
 Python 3.14 on, as asyncio's policies are.
 Streams, futures and tasks are asyncio's own. With the compiled
-implementation, the loop iteration (_run_once, _process_events) and the loop
-methods every callback and future uses (call_soon, create_future, get_debug)
-and the timer methods (time, call_later, call_at) are compiled (see
-fastsel._aio_c), as are call_soon_threadsafe (which wakes the loop at most
+implementation, the loop iteration (_run_once, _process_events), the loop
+methods every callback, future and task uses (call_soon, create_future,
+get_debug, create_task), the registration of readers and writers
+(add_reader, remove_reader, add_writer, remove_writer and their underscored
+versions) and the timer methods (time, call_later, call_at) are compiled
+(see fastsel._aio_c), as are call_soon_threadsafe (which wakes the loop at most
 once per wait), the self-pipe's reader and run_in_executor, the server's
 accept path (fastsel._accept_c) and the socket transport's construction,
 close and per-request methods, in a subclass of asyncio's (see
@@ -89,6 +91,15 @@ if _compiled is not None and _compiled.SUPPORTED:
         call_later = _compiled.call_later
         call_at = _compiled.call_at
         _timer_handle_cancelled = _compiled.timer_handle_cancelled
+        create_task = _compiled.create_task
+        add_reader = _compiled.add_reader
+        remove_reader = _compiled.remove_reader
+        add_writer = _compiled.add_writer
+        remove_writer = _compiled.remove_writer
+        _add_reader = _compiled.add_reader_handle
+        _remove_reader = _compiled.remove_reader_handle
+        _add_writer = _compiled.add_writer_handle
+        _remove_writer = _compiled.remove_writer_handle
         # Note methods replaced on the instance, which asyncio would call.
         __setattr__ = _compiled.loop_setattr
         __delattr__ = _compiled.loop_delattr

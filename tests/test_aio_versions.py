@@ -47,6 +47,11 @@ def test_mirrored(version, expected):
     ("buffer_is_deque", [(3, 12), (3, 15)], [(3, 9), (3, 11)]),
     ("write_error_names_types", [(3, 14), (3, 15)], [(3, 13)]),
     ("transport_counts_buffer", [(3, 15)], [(3, 14)]),
+    ("create_task_takes_context", [(3, 11), (3, 13)], [(3, 10), (3, 14)]),
+    ("create_task_names_by_method", [(3, 13)], [(3, 12), (3, 14)]),
+    ("create_task_passes_kwargs", [(3, 14), (3, 15)], [(3, 13)]),
+    ("fd_lookups_use_get", [(3, 13), (3, 15)], [(3, 12)]),
+    ("reading_state_asks_is_closing", [(3, 11), (3, 15)], [(3, 9), (3, 10)]),
 ])
 def test_has(name, present, absent):
     assert all(versions.has(name, v) for v in present)

@@ -427,3 +427,20 @@ def test_two_writes_server_answers_each_request_with_header_and_body(name):
         loop.close()
         ours.close()
         theirs.close()
+
+
+def test_callgrind_harness_lists_python_calls_per_request():
+    """The callgrind harness's --calls mode (no valgrind needed) serves its
+    requests and names the server's Python methods run once per request."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.callgrind_requests", "--calls", "--servers",
+         "protocol", "--loops", "asyncio", "--requests", "40", "--connections", "4",
+         "--warmup", "8"],
+        capture_output=True, text=True, cwd=root, timeout=120)
+    assert result.returncode == 0, result.stderr
+    counts = {line.split()[1]: float(line.split()[0])
+              for line in result.stdout.splitlines()[1:] if line.strip()}
+    assert counts["HelloProtocol.data_received"] == 1.0

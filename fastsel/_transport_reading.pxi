@@ -1,0 +1,67 @@
+# Included by _transport_c.pyx: the socket transport's is_reading,
+# pause_reading, resume_reading and _add_reader, compiled.
+#
+# Up to 3.10 the first three are methods of _SelectorSocketTransport that
+# read _closing and _paused; from 3.11 they are _SelectorTransport's and ask
+# is_closing() and is_reading(). Every method they call (is_closing,
+# is_reading, the loop's _remove_reader and get_debug, the transport's
+# _add_reader) is called as asyncio calls it, so a method replaced on a
+# subclass or an instance is honoured. Where asyncio reads _closing itself,
+# the writes held back are sent first: one that fails would have closed the
+# transport in asyncio's write() already.
+
+cdef bint _ASKS_IS_CLOSING = has("reading_state_asks_is_closing")
+
+
+cdef inline bint _closing(object transport) except -1:
+    """transport._closing, as asyncio's write() would have left it."""
+    send_held_writes(transport)
+    return transport._closing
+
+
+cdef bint _is_reading(object transport) except -1:
+    """is_reading(): neither paused nor closing."""
+    if _ASKS_IS_CLOSING:
+        return not transport.is_closing() and not transport._paused
+    return not transport._paused and not _closing(transport)
+
+
+cdef int _pause_reading(object transport) except -1:
+    """pause_reading(): stop reading until resume_reading()."""
+    if _ASKS_IS_CLOSING:
+        if not transport.is_reading():
+            return 0
+    elif _closing(transport) or transport._paused:
+        return 0
+    transport._paused = True
+    transport._loop._remove_reader(transport._sock_fd)
+    if transport._loop.get_debug():
+        selector_events.logger.debug("%r pauses reading", transport)
+    return 0
+
+
+cdef int _resume_reading(object transport) except -1:
+    """resume_reading(): read again after pause_reading()."""
+    if _closing(transport) or not transport._paused:
+        return 0
+    transport._paused = False
+    transport._add_reader(transport._sock_fd, transport._read_ready)
+    if transport._loop.get_debug():
+        selector_events.logger.debug("%r resumes reading", transport)
+    return 0
+
+
+cdef int _add_transport_reader(object transport, object fd, object callback,
+                               tuple args) except -1:
+    """_SelectorTransport._add_reader: the loop's, unless the transport
+    stopped reading (3.15: in the transport's context)."""
+    if _ASKS_IS_CLOSING:
+        if not transport.is_reading():
+            return 0
+    elif _closing(transport):
+        return 0
+    if _HAS_CONTEXT:
+        transport._loop._add_reader(fd, callback, *args, context=transport._context)
+    else:
+        transport._loop._add_reader(fd, callback, *args)
+    return 0
