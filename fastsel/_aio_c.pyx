@@ -419,13 +419,30 @@ def call_soon(self, callback, *args, context=None):
     mode (which records where the call came from), and whenever the loop's
     class or asyncio's Handle differ from asyncio's own."""
     if (not _plain_call_soon_loop(self) or self._debug
-            or events.Handle is not _Handle or not _plain_handle_class(_Handle)):
+            or not _events_has("Handle", _Handle) or not _plain_handle_class(_Handle)):
         return _asyncio_call_soon(self, callback, *args, context=context)
     if self._closed:
         raise RuntimeError('Event loop is closed')
     handle = _new_handle(self, callback, args, context)
-    self._ready.append(handle)
+    _append_ready(self._ready, handle)
     return handle
+
+
+cdef object _Deque = __import__("collections").deque
+cdef object _deque_append = _Deque.append
+
+
+cdef inline int _append_ready(object ready, object handle) except -1:
+    """ready.append(handle), calling deque's append itself when ready is a
+    deque (whose instances cannot replace it)."""
+    cdef PyObject *args[2]
+    if type(ready) is not _Deque:
+        ready.append(handle)
+        return 0
+    args[0] = <PyObject *>ready
+    args[1] = <PyObject *>handle
+    PyObject_Vectorcall(_deque_append, args, 2, NULL)
+    return 0
 
 
 cdef object _new_handle(object loop, object callback, tuple args, object context):

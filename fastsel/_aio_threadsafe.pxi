@@ -101,9 +101,9 @@ cdef inline bint _plain_threadsafe_handle() except -1:
     events._ThreadSafeHandle, before: events.Handle) is asyncio's, and one
     that _handle_kind accepts."""
     if _THREAD_SAFE_HANDLE:
-        return (events._ThreadSafeHandle is _ThreadSafeHandle
+        return (_events_has("_ThreadSafeHandle", _ThreadSafeHandle)
                 and _handle_kind(_ThreadSafeHandle) == PLAIN_THREADSAFE)
-    return events.Handle is _Handle and _handle_kind(_Handle) == PLAIN_HANDLE
+    return _events_has("Handle", _Handle) and _handle_kind(_Handle) == PLAIN_HANDLE
 
 
 def call_soon_threadsafe(self, callback, *args, context=None):
@@ -121,7 +121,7 @@ def call_soon_threadsafe(self, callback, *args, context=None):
         handle = _new_threadsafe_handle(self, callback, args, context)
     else:
         handle = _new_handle(self, callback, args, context)
-    self._ready.append(handle)
+    _append_ready(self._ready, handle)
     if not self._wakeup_pending:
         self._wakeup_pending = True
         _send_wakeup_byte(self)

@@ -20,6 +20,9 @@ cdef extern from "includes/handle_slots.h":
     void fastsel_slot_set(object obj, Py_ssize_t offset, object value)
 
 cdef extern from "Python.h":
+    PyObject *PyDict_GetItem(object d, object key)
+    object PyObject_Vectorcall(object callable, PyObject **args,
+                               size_t nargsf, void *kwnames)
     ctypedef struct _AttrAccess "PyTypeObject":
         void *tp_getattro
         void *tp_setattro
@@ -36,6 +39,15 @@ cdef enum:
 
 cdef tuple _SLOT_NAMES = ("_context", "_loop", "_callback", "_args", "_cancelled",
                           "_repr", "_source_traceback", "_when", "_scheduled", "_lock")
+
+cdef dict _events_dict = events.__dict__
+
+
+cdef inline bint _events_has(str name, object cls) except -1:
+    """events.<name> is cls: asyncio looks its classes up there on each call
+    (a module's attribute is its dict's entry, when there is one)."""
+    return PyDict_GetItem(_events_dict, name) == <PyObject *>cls
+
 
 # What each handle's class is, for the code below.
 cdef enum HandleKind:
