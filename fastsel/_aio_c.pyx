@@ -9,7 +9,9 @@ of those names in every CPython that fastsel._asyncio_versions mirrors
 (the same steps, in the same order, on the same loop attributes). The gains: the wait goes straight to the selector's
 buffer of ready fds (no (key, events) tuples, no result list); asyncio's
 handles and timers are made and run without a Python frame of
-Handle.__init__, TimerHandle.__init__, TimerHandle.__lt__ or Handle._run.
+Handle.__init__, TimerHandle.__init__, TimerHandle.__lt__ or Handle._run,
+reading and writing their slots at the offsets of asyncio's own member
+descriptors (includes/handle_slots.pxi).
 What threads feeding the loop go through (call_soon_threadsafe,
 _read_from_self, run_in_executor) is in _aio_threadsafe.pxi and
 _aio_executor.pxi.
