@@ -16,6 +16,15 @@ Cases:
   call_soon   a callback schedules 100 loop.call_soon(noop), the loop runs
               them in its next iteration (the iteration's cost shared by 100).
   to_thread   a coroutine awaits asyncio.to_thread(int), one after another.
+  floor       no loop: a producer thread appends (copy_context(), noop) to a
+              deque n times, then the main thread runs context.run(noop) for
+              each from C (itertools.starmap): a callback and its context
+              handed from one thread to another, in a tuple for a handle,
+              with no wake-up and no switch of the GIL between the two (run
+              with --loops none).
+  bare_floor  the same without contexts: the producer appends noop, the main
+              thread calls them from C (3.11+: operator.call): the
+              producer's Python loop, one C call and a Python callback.
 
 Loops: asyncio (SelectorEventLoop), uvloop (when installed), fastsel.aio, and
 fastsel.aio-asyncio-chain: fastsel.aio with asyncio's run_in_executor (and so
@@ -31,6 +40,7 @@ from . import threads
 from .threads import noop
 
 CASES = ("threadsafe", "call_soon", "to_thread")
+FLOORS = ("floor", "bare_floor")
 LOOPS = ("asyncio", "uvloop", "fastsel.aio", "fastsel.aio-asyncio-chain")
 WARM_UP = 200
 
@@ -67,8 +77,40 @@ async def call_soon(n):
         await asyncio.sleep(0)
 
 
+def floor(n, bare):
+    import collections
+    import contextvars
+    import itertools
+    import operator
+    import threading
+
+    queue = collections.deque()
+
+    def produce():
+        append, copy = queue.append, contextvars.copy_context
+        if bare:
+            for _ in range(n):
+                append(noop)
+        else:
+            for _ in range(n):
+                append((copy(), noop))
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    producer.join()
+    # Both make an iterator of None results, drained by any() in C.
+    if bare:
+        any(map(operator.call, queue))
+    else:
+        any(itertools.starmap(contextvars.Context.run, queue))
+
+
 def worker(case, loop_name, n):
     """Run the case's warm-up, then n operations (inside valgrind)."""
+    if case in FLOORS:
+        floor(WARM_UP, case == "bare_floor")
+        floor(n, case == "bare_floor")
+        return
     workload = {"threadsafe": lambda n: threads.threadsafe_calls(n),
                 "call_soon": call_soon,
                 "to_thread": lambda n: threads.to_thread_round_trips(n)}[case]
@@ -114,7 +156,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", nargs=3, metavar=("CASE", "LOOP", "N"),
                         help=argparse.SUPPRESS)
-    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help=f"of {', '.join(CASES + FLOORS)}")
     parser.add_argument("--loops", default=",".join(LOOPS))
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--large", type=int, default=12000)
@@ -128,7 +171,7 @@ def main(argv=None):
           f"instructions per operation ({args.small} -> {args.large} operations)")
     for case in args.cases.split(","):
         for loop_name in args.loops.split(","):
-            if not available(loop_name):
+            if not available(loop_name) or (case in FLOORS) != (loop_name == "none"):
                 continue
             if loop_name.endswith("asyncio-chain") and case != "to_thread":
                 continue
