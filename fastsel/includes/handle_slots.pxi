@@ -20,6 +20,8 @@ cdef extern from "includes/handle_slots.h":
     void fastsel_slot_set(object obj, Py_ssize_t offset, object value)
 
 cdef extern from "Python.h":
+    PyObject *_PY_TRUE "Py_True"
+    PyObject *_PY_FALSE "Py_False"
     PyObject *PyDict_GetItem(object d, object key)
     object PyObject_Vectorcall(object callable, PyObject **args,
                                size_t nargsf, void *kwnames)
@@ -184,9 +186,9 @@ cdef inline bint _slot_true(object handle, int which) except -1:
     cdef PyObject *value
     if offset >= 0:
         value = fastsel_slot_get(handle, offset)
-        if value == <PyObject *>True:
+        if value == _PY_TRUE:
             return True
-        if value == <PyObject *>False:
+        if value == _PY_FALSE:
             return False
     return bool(_slot_get(handle, which))
 
