@@ -9,7 +9,9 @@ of those names in every CPython that fastsel._asyncio_versions mirrors
 (the same steps, in the same order, on the same loop attributes). The gains: the wait goes straight to the selector's
 buffer of ready fds (no (key, events) tuples, no result list); asyncio's
 handles and timers are made and run without a Python frame of
-Handle.__init__, TimerHandle.__init__, TimerHandle.__lt__ or Handle._run.
+Handle.__init__, TimerHandle.__init__, TimerHandle.__lt__ or Handle._run,
+reading and writing their slots at the offsets of asyncio's own member
+descriptors (includes/handle_slots.pxi).
 What threads feeding the loop go through (call_soon_threadsafe,
 _read_from_self, run_in_executor) is in _aio_threadsafe.pxi and
 _aio_executor.pxi; create_task is in _aio_tasks.pxi; add_reader,
@@ -90,6 +92,11 @@ cdef TypeCheck _selector_type_ok
 cdef TypeCheck _loop_type_ok
 cdef TypeCheck _handle_type_ok
 cdef TypeCheck _timer_handle_type_ok
+
+
+include "includes/handle_slots.pxi"
+
+
 cdef tuple _SELECT = (("select", (_compiled_select,)),)
 
 
@@ -116,7 +123,7 @@ cdef inline int _add_callback(object loop, object append, object handle,
     # ready queue's bound append.
     if _ADD_CALLBACK_ASSERTS_HANDLE or not inline:
         loop._add_callback(handle)
-    elif not handle._cancelled:
+    elif not _handle_cancelled(handle):
         append(handle)
     return 0
 
@@ -129,12 +136,12 @@ cdef int _handle_key(object loop, object append, object key, int mask,
     fileobj = key_field(key, KEY_FILEOBJ)
     reader, writer = key_field(key, KEY_DATA)
     if mask & EVENT_READ and reader is not None:
-        if reader._cancelled:
+        if _handle_cancelled(reader):
             loop._remove_reader(fileobj)
         else:
             _add_callback(loop, append, reader, inline)
     if mask & EVENT_WRITE and writer is not None:
-        if writer._cancelled:
+        if _handle_cancelled(writer):
             loop._remove_writer(fileobj)
         else:
             _add_callback(loop, append, writer, inline)
@@ -204,7 +211,7 @@ cdef object _select_timeout(object loop, object ready, object scheduled):
     if not scheduled:
         return None
     maximum = _MAXIMUM_SELECT_TIMEOUT
-    timeout = scheduled[0]._when - _monotonic()
+    timeout = _timer_when(scheduled[0]) - _monotonic()
     if _CLAMP_WITH_COMPARISONS:
         if timeout > maximum:
             timeout = maximum
@@ -227,8 +234,8 @@ cdef int _drop_cancelled_timers(object loop, object scheduled) except -1:
         # Too many cancelled timers: rebuild the heap without them.
         new_scheduled = []
         for handle in scheduled:
-            if handle._cancelled:
-                handle._scheduled = False
+            if _handle_cancelled(handle):
+                _timer_set_scheduled(handle, False)
             else:
                 new_scheduled.append(handle)
         _heapify(new_scheduled)
@@ -236,31 +243,20 @@ cdef int _drop_cancelled_timers(object loop, object scheduled) except -1:
         loop._timer_cancelled_count = 0
     else:
         # Pop cancelled timers from the head of the heap.
-        while scheduled and scheduled[0]._cancelled:
+        while scheduled and _handle_cancelled(scheduled[0]):
             loop._timer_cancelled_count -= 1
             handle = _pop_timer(scheduled)
-            handle._scheduled = False
+            _timer_set_scheduled(handle, False)
     return 0
 
 
-cdef bint _plain_handle_class(object cls) except -1:
+cdef inline bint _plain_handle_class(object cls) except -1:
     """asyncio's own Handle or TimerHandle class, with asyncio's _run (and
-    for Handle its __init__): what _run_handle and call_soon do in their
-    place is then exactly what those do."""
-    cdef TypeCheck *check
-    if cls is _Handle:
-        check = &_handle_type_ok
-    elif cls is _TimerHandle:
-        check = &_timer_handle_type_ok
-    else:
-        return False
-    if type_check_remembers(check, cls):
-        return True
-    if (cls._run is not _asyncio_handle_run
-            or cls is _Handle and cls.__init__ is not _asyncio_handle_init):
-        return False
-    type_check_remember(check, cls)
-    return True
+    for Handle its __init__) and its slots (see includes/handle_slots.pxi):
+    what _run_handle and call_soon do in their place is then exactly what
+    those do."""
+    cdef int kind = _handle_kind(cls)
+    return kind == PLAIN_HANDLE or kind == PLAIN_TIMER
 
 
 cdef int _call_in_context(object context, object callback,
@@ -284,7 +280,9 @@ cdef int _run_handle(object handle) except -1:
     other than SystemExit and KeyboardInterrupt go to the handle's loop's
     exception handler with the same context dict."""
     try:
-        _call_in_context(handle._context, handle._callback, handle._args)
+        _call_in_context(_slot_get(handle, SLOT_CONTEXT),
+                         _slot_get(handle, SLOT_CALLBACK),
+                         _slot_get(handle, SLOT_ARGS))
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as exc:
@@ -338,6 +336,7 @@ def run_once(self):
     callbacks that were ready when the iteration started, holding back
     their writes to socket transports to send them together."""
     cdef Py_ssize_t i, ntodo
+    cdef int kind
     cdef WriteCoalescer writes
     # Before either iteration computes its timeout (see _aio_threadsafe.pxi).
     _clear_wakeup_if_idle(self, self._ready)
@@ -367,10 +366,10 @@ def run_once(self):
         end_time = _monotonic() + self._clock_resolution
     while scheduled:
         handle = scheduled[0]
-        if handle._when >= end_time:
+        if _timer_when(handle) >= end_time:
             break
         handle = _pop_timer(scheduled)
-        handle._scheduled = False
+        _timer_set_scheduled(handle, False)
         append(handle)
 
     # Run what is ready now; callbacks queued meanwhile wait for the next
@@ -383,12 +382,18 @@ def run_once(self):
     try:
         for i in range(ntodo):
             handle = popleft()
-            if handle._cancelled:
+            kind = _handle_kind(type(handle))
+            if kind != OTHER_HANDLE:
+                if _slot_true(handle, SLOT_CANCELLED):
+                    continue
+            elif handle._cancelled:
                 continue
             if self._debug:
                 _run_debug(self, handle)
-            elif _plain_handle_class(type(handle)):
+            elif kind == PLAIN_HANDLE or kind == PLAIN_TIMER:
                 _run_handle(handle)
+            elif kind == PLAIN_THREADSAFE:
+                _run_threadsafe_handle(handle)
             else:
                 handle._run()
     finally:
@@ -421,26 +426,37 @@ def call_soon(self, callback, *args, context=None):
     mode (which records where the call came from), and whenever the loop's
     class or asyncio's Handle differ from asyncio's own."""
     if (not _plain_call_soon_loop(self) or self._debug
-            or events.Handle is not _Handle or not _plain_handle_class(_Handle)):
+            or not _events_has("Handle", _Handle) or not _plain_handle_class(_Handle)):
         return _asyncio_call_soon(self, callback, *args, context=context)
     if self._closed:
         raise RuntimeError('Event loop is closed')
     handle = _new_handle(self, callback, args, context)
-    self._ready.append(handle)
+    _append_ready(self._ready, handle)
     return handle
+
+
+cdef object _Deque = __import__("collections").deque
+cdef object _deque_append = _Deque.append
+
+
+cdef inline int _append_ready(object ready, object handle) except -1:
+    """ready.append(handle), calling deque's append itself when ready is a
+    deque (whose instances cannot replace it)."""
+    cdef PyObject *args[2]
+    if type(ready) is not _Deque:
+        ready.append(handle)
+        return 0
+    args[0] = <PyObject *>ready
+    args[1] = <PyObject *>handle
+    PyObject_Vectorcall(_deque_append, args, 2, NULL)
+    return 0
 
 
 cdef object _new_handle(object loop, object callback, tuple args, object context):
     """events.Handle(callback, args, loop, context) outside debug mode,
     without running Handle.__init__."""
     handle = PyType_GenericNew(<PyTypeObject *>_Handle, NULL, NULL)
-    handle._context = PyContext_CopyCurrent() if context is None else context
-    handle._loop = loop
-    handle._callback = callback
-    handle._args = args
-    handle._cancelled = False
-    handle._repr = None
-    handle._source_traceback = None
+    _fill_handle(handle, loop, callback, args, context)
     return handle
 
 

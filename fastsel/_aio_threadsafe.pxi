@@ -38,8 +38,6 @@ cdef extern from "<sys/socket.h>" nogil:
     ssize_t recv(int fd, void *buf, size_t n, int flags)
     enum: MSG_DONTWAIT
 
-cdef bint _THREAD_SAFE_HANDLE = has("thread_safe_handle")
-cdef object _ThreadSafeHandle = events._ThreadSafeHandle if _THREAD_SAFE_HANDLE else None
 cdef object _asyncio_call_soon_threadsafe = base_events.BaseEventLoop.call_soon_threadsafe
 cdef object _selector_loop = __import__("asyncio").selector_events.BaseSelectorEventLoop
 cdef object _asyncio_write_to_self = _selector_loop._write_to_self
@@ -100,6 +98,16 @@ cdef int _send_wakeup_byte(object loop) except -1:
             return 0
 
 
+cdef inline bint _plain_threadsafe_handle() except -1:
+    """The handle class asyncio's call_soon_threadsafe would make (3.14+:
+    events._ThreadSafeHandle, before: events.Handle) is asyncio's, and one
+    that _handle_kind accepts."""
+    if _THREAD_SAFE_HANDLE:
+        return (_events_has("_ThreadSafeHandle", _ThreadSafeHandle)
+                and _handle_kind(_ThreadSafeHandle) == PLAIN_THREADSAFE)
+    return _events_has("Handle", _Handle) and _handle_kind(_Handle) == PLAIN_HANDLE
+
+
 def call_soon_threadsafe(self, callback, *args, context=None):
     """BaseEventLoop.call_soon_threadsafe: call_soon from any thread, waking
     the loop; returns the handle (3.14+: an events._ThreadSafeHandle).
@@ -107,16 +115,15 @@ def call_soon_threadsafe(self, callback, *args, context=None):
     Writes to the self-pipe only when no wake-up is pending (see the
     comment at the top of this file). asyncio's own runs in debug mode and
     whenever the loop's class or asyncio's Handle differ from asyncio's."""
-    if (not _coalescing_loop(self) or self._debug
-            or events.Handle is not _Handle or not _plain_handle_class(_Handle)):
+    if not _coalescing_loop(self) or self._debug or not _plain_threadsafe_handle():
         return _asyncio_call_soon_threadsafe(self, callback, *args, context=context)
     if self._closed:
         raise RuntimeError('Event loop is closed')
     if _THREAD_SAFE_HANDLE:
-        handle = _ThreadSafeHandle(callback, args, self, context)
+        handle = _new_threadsafe_handle(self, callback, args, context)
     else:
         handle = _new_handle(self, callback, args, context)
-    self._ready.append(handle)
+    _append_ready(self._ready, handle)
     if not self._wakeup_pending:
         self._wakeup_pending = True
         _send_wakeup_byte(self)

@@ -274,11 +274,46 @@ def aio_transports(cls, _loop, pairs):
     return body, cleanup
 
 
+def aio_handles(cls, _loop, pairs):
+    """fastsel.aio.EventLoop's handles and timers, made and run through their
+    slots: run, cancelled, raising, with a given context, timers popped from
+    the heap and dropped from it cancelled."""
+    import contextvars
+
+    from fastsel import aio
+
+    loop = aio.EventLoop(cls())
+    loop.set_exception_handler(lambda lp, context: None)
+    noop = lambda *args: None  # noqa: E731
+    context = contextvars.copy_context()
+
+    def boom():
+        raise ValueError("callback failed")
+
+    def body():
+        loop.call_soon(noop, 1, 2)
+        loop.call_soon(noop, context=context).cancel()
+        loop.call_soon_threadsafe(noop, "x")
+        loop.call_soon_threadsafe(boom)
+        loop.call_soon_threadsafe(noop, context=context).cancel()
+        loop.call_soon(boom)
+        for delay in (0, 0, 1000, 1000):
+            loop.call_later(delay, noop, delay)
+        loop.call_at(loop.time(), boom)
+        loop.call_later(0, noop).cancel()
+        loop.call_later(1000, noop).cancel()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        for timer in list(loop._scheduled):
+            timer.cancel()
+    return body, loop.close
+
+
 SELECTOR_SCENARIOS = [register_select_dispatch_unregister, create_and_close, error_paths,
                       failed_modify, raising_callbacks]
 # The loop's code is the same over every selector: its scenarios use one.
 LOOP_SCENARIOS = [loop_timers_and_handles, loop_raising_callbacks, loop_create_and_close,
-                  aio_transports]
+                  aio_transports, aio_handles]
 CASES = ([(s, n) for s in SELECTOR_SCENARIOS for n in ("EpollSelector", "PollSelector")]
          + [(s, "EpollSelector") for s in LOOP_SCENARIOS])
 

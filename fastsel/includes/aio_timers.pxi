@@ -23,15 +23,16 @@ cdef bint _plain_timer_loop(object loop) except -1:
         return False
     return (events.TimerHandle is _TimerHandle
             and class_keeps(&_timer_class_ok, _TimerHandle, _TIMER_CLASS_METHODS)
-            and _plain_handle_class(_Handle))
+            and _plain_handle_class(_Handle)
+            and _handle_kind(_TimerHandle) == PLAIN_TIMER)
 
 
 cdef bint _float_when(object handle, double *when) except -1:
     """handle is asyncio's TimerHandle with a float time: comparing with it
     runs TimerHandle.__lt__ on two floats, and nothing else."""
-    if type(handle) is not _TimerHandle:
+    if type(handle) is not _TimerHandle or _handle_kind(_TimerHandle) != PLAIN_TIMER:
         return False
-    value = handle._when
+    value = _slot_get(handle, SLOT_WHEN)
     if type(value) is not float:
         return False
     when[0] = <double>value
@@ -120,17 +121,11 @@ cdef object _make_timer(object loop, object when, object callback,
     if loop._closed:
         raise RuntimeError('Event loop is closed')
     timer = PyType_GenericNew(<PyTypeObject *>_TimerHandle, NULL, NULL)
-    timer._context = PyContext_CopyCurrent() if context is None else context
-    timer._loop = loop
-    timer._callback = callback
-    timer._args = args
-    timer._cancelled = False
-    timer._repr = None
-    timer._source_traceback = None
-    timer._when = when
-    timer._scheduled = False
+    _fill_handle(timer, loop, callback, args, context)
+    _slot_set(timer, SLOT_WHEN, when)
+    _slot_set(timer, SLOT_SCHEDULED, False)
     _push_timer(loop._scheduled, timer)
-    timer._scheduled = True
+    _slot_set(timer, SLOT_SCHEDULED, True)
     return timer
 
 
