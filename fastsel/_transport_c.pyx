@@ -29,6 +29,7 @@ import socket
 from asyncio import constants, selector_events
 
 from cpython.exc cimport PyErr_Clear
+from cpython.object cimport PyObject
 from cpython.pythread cimport PyThread_get_thread_ident
 
 from ._asyncio_versions import has
@@ -47,6 +48,9 @@ cdef str _WRITE_TYPE_ERROR = (
 
 
 cdef extern from "Python.h":
+    bint PyMethod_Check(object)
+    PyObject *PyMethod_GET_SELF(object)
+    PyObject *PyMethod_GET_FUNCTION(object)
     bint PyBytes_CheckExact(object)
     bint PyByteArray_CheckExact(object)
     Py_ssize_t Py_SIZE(object)
@@ -142,13 +146,17 @@ cdef inline bint _sent_whole(object data, object sent):
             and type(sent) is int and sent == Py_SIZE(data))
 
 
+include "_transport_slots.pxi"
+
+
 cdef int _read_ready_data(object transport) except -1:
     """_SelectorSocketTransport._read_ready__data_received (alike in every
     mirrored version)."""
-    if transport._conn_lost:
+    cdef bint s = _slotted(transport)
+    if _get(transport, s, _CONN_LOST, "_conn_lost"):
         return 0
     try:
-        data = _recv(transport._sock, transport.max_size)
+        data = _recv(_get(transport, s, _SOCK, "_sock"), transport.max_size)
     except (BlockingIOError, InterruptedError):
         return 0
     except (SystemExit, KeyboardInterrupt):
@@ -162,7 +170,7 @@ cdef int _read_ready_data(object transport) except -1:
         return 0
 
     try:
-        transport._protocol.data_received(data)
+        _get(transport, s, _PROTOCOL, "_protocol").data_received(data)
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as exc:
@@ -175,10 +183,11 @@ cdef int _read_ready_buffer(object transport) except -1:
     """_SelectorSocketTransport._read_ready__get_buffer (alike in every
     mirrored version):
     the read path of buffered protocols, asyncio's TLS protocol among them."""
-    if transport._conn_lost:
+    cdef bint s = _slotted(transport)
+    if _get(transport, s, _CONN_LOST, "_conn_lost"):
         return 0
     try:
-        buf = transport._protocol.get_buffer(-1)
+        buf = _get(transport, s, _PROTOCOL, "_protocol").get_buffer(-1)
         if not len(buf):
             raise RuntimeError('get_buffer() returned an empty buffer')
     except (SystemExit, KeyboardInterrupt):
@@ -188,7 +197,7 @@ cdef int _read_ready_buffer(object transport) except -1:
         return 0
 
     try:
-        nbytes = transport._sock.recv_into(buf)
+        nbytes = _get(transport, s, _SOCK, "_sock").recv_into(buf)
     except (BlockingIOError, InterruptedError):
         return 0
     except (SystemExit, KeyboardInterrupt):
@@ -202,7 +211,7 @@ cdef int _read_ready_buffer(object transport) except -1:
         return 0
 
     try:
-        transport._protocol.buffer_updated(nbytes)
+        _get(transport, s, _PROTOCOL, "_protocol").buffer_updated(nbytes)
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as exc:
@@ -213,33 +222,40 @@ cdef int _read_ready_buffer(object transport) except -1:
 include "_transport_lifecycle.pxi"
 
 
-cdef int _count_lost_write(object transport) except -1:
+cdef int _count_lost_write(object transport, bint s) except -1:
     """What write() does once the connection is lost: count, and warn past
     asyncio's threshold."""
-    if transport._conn_lost >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+    if _get(transport, s, _CONN_LOST, "_conn_lost") >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
         selector_events.logger.warning('socket.send() raised exception.')
-    transport._conn_lost += 1
+    _set(transport, s, _CONN_LOST, "_conn_lost",
+         _get(transport, s, _CONN_LOST, "_conn_lost") + 1)
     return 0
 
 
-cdef int _wait_writable(object transport) except -1:
+cdef int _wait_writable(object transport, bint s) except -1:
     """Send the buffer when the socket is writable (from 3.15 in the
     transport's context)."""
     if _HAS_CONTEXT:
-        transport._add_writer(transport._sock_fd, transport._write_ready)
+        add_writer = transport._add_writer
     else:
-        transport._loop._add_writer(transport._sock_fd, transport._write_ready)
+        add_writer = _get(transport, s, _LOOP, "_loop")._add_writer
+    fd = _get(transport, s, _SOCK_FD, "_sock_fd")
+    if _WRITE_READY_ATTRIBUTE:
+        add_writer(fd, _get(transport, s, _WRITE_READY, "_write_ready"))
+    else:
+        add_writer(fd, transport._write_ready)
     return 0
 
 
-cdef int _buffer_data(object transport, object data) except -1:
+cdef int _buffer_data(object transport, bint s, object data) except -1:
     """Append data to the transport's buffer of unsent data."""
     if _BUFFER_IS_DEQUE:
-        transport._buffer.append(data)
+        _get(transport, s, _BUFFER, "_buffer").append(data)
     else:
-        transport._buffer.extend(data)
+        _get(transport, s, _BUFFER, "_buffer").extend(data)
     if _COUNTS_BUFFER:
-        transport._buffer_size += len(data)
+        _set(transport, s, _BUFFER_SIZE, "_buffer_size",
+             _get(transport, s, _BUFFER_SIZE, "_buffer_size") + len(data))
     return 0
 
 
@@ -270,7 +286,7 @@ cdef class WriteCoalescer:
         return 0
 
 
-cdef bint _hold_back(object transport, object data) except -1:
+cdef bint _hold_back(object transport, bint s, object data) except -1:
     """Hold data back to go out with the transport's other writes of this
     iteration; True when data was taken (held, or sent with those).
 
@@ -281,25 +297,26 @@ cdef bint _hold_back(object transport, object data) except -1:
     the write that would pass the mark sends them all at once, and the
     protocol is paused in that write() if asyncio's would be."""
     cdef Py_ssize_t size
-    coalescer = transport._write_coalescer
+    coalescer = _get(transport, s, _WRITE_COALESCER, "_write_coalescer")
     if (not isinstance(coalescer, WriteCoalescer)
             or (<WriteCoalescer>coalescer).thread != PyThread_get_thread_ident()
-            or not PyBytes_CheckExact(data) or transport._buffer
-            or not _direct(transport._sock)):
+            or not PyBytes_CheckExact(data) or _get(transport, s, _BUFFER, "_buffer")
+            or not _direct(_get(transport, s, _SOCK, "_sock"))):
         return False
-    held = transport._held_writes
+    held = _get(transport, s, _HELD_WRITES, "_held_writes")
     size = Py_SIZE(data)
     if held is None:
-        if size > transport._high_water:
+        if size > _get(transport, s, _HIGH_WATER, "_high_water"):
             return False
-        transport._held_writes = [data]
-        transport._held_size = size
+        _set(transport, s, _HELD_WRITES, "_held_writes", [data])
+        _set(transport, s, _HELD_SIZE, "_held_size", size)
         (<WriteCoalescer>coalescer).transports.append(transport)
         return True
     (<list>held).append(data)
-    size += transport._held_size
-    transport._held_size = size
-    if size > transport._high_water or len(<list>held) >= FASTSEL_SENDV_MAX:
+    size += _get(transport, s, _HELD_SIZE, "_held_size")
+    _set(transport, s, _HELD_SIZE, "_held_size", size)
+    if (size > _get(transport, s, _HIGH_WATER, "_high_water")
+            or len(<list>held) >= FASTSEL_SENDV_MAX):
         _send_held(transport)
     return True
 
@@ -313,12 +330,13 @@ cdef int _send_held(object transport) except -1:
     connection was lost."""
     cdef Py_ssize_t sent, i, count
     cdef bint blocked = False
-    held = transport._held_writes
+    cdef bint s = _slotted(transport)
+    held = _get(transport, s, _HELD_WRITES, "_held_writes")
     if held is None:
         return 0
-    transport._held_writes = None
+    _set(transport, s, _HELD_WRITES, "_held_writes", None)
     count = len(<list>held)
-    sock = transport._sock
+    sock = _get(transport, s, _SOCK, "_sock")
     try:
         if count == 1:
             n = _send(sock, (<list>held)[0])
@@ -334,7 +352,7 @@ cdef int _send_held(object transport) except -1:
     except BaseException as exc:
         transport._fatal_error(exc, 'Fatal write error on socket transport')
         for i in range(count - 1):
-            _count_lost_write(transport)
+            _count_lost_write(transport, s)
         return 0
     sent = n
     i = 0
@@ -343,13 +361,13 @@ cdef int _send_held(object transport) except -1:
         i += 1
     if i == count:
         return 0
-    _wait_writable(transport)
+    _wait_writable(transport, s)
     data = (<list>held)[i]
     if not blocked:
         data = memoryview(data)[sent:] if _BUFFER_IS_DEQUE else data[sent:]
-    _buffer_data(transport, data)
+    _buffer_data(transport, s, data)
     for i in range(i + 1, count):
-        _buffer_data(transport, (<list>held)[i])
+        _buffer_data(transport, s, (<list>held)[i])
     transport._maybe_pause_protocol()
     return 0
 
@@ -357,8 +375,79 @@ cdef int _send_held(object transport) except -1:
 cdef inline int send_held_writes(object transport) except -1:
     """Send the writes transport holds back, if any: the first step of
     whatever uses its buffer or shows its state."""
-    if transport._held_writes is not None:
+    if _get(transport, _slotted(transport), _HELD_WRITES, "_held_writes") is not None:
         _send_held(transport)
+    return 0
+
+
+# SocketTransport's own _read_ready__data_received and _read_ready__get_buffer.
+cdef object _DATA_RECEIVED = None
+cdef object _GET_BUFFER = None
+
+
+cdef int _read_ready(object transport) except -1:
+    """_SelectorSocketTransport._read_ready: self._read_ready_cb(), where
+    a method of SocketTransport bound to transport is called directly."""
+    callback = _get(transport, _slotted(transport), _READ_READY_CB, "_read_ready_cb")
+    if PyMethod_Check(callback) and PyMethod_GET_SELF(callback) is <PyObject *>transport:
+        function = <object>PyMethod_GET_FUNCTION(callback)
+        if function is _DATA_RECEIVED:
+            return _read_ready_data(transport)
+        if function is _GET_BUFFER:
+            return _read_ready_buffer(transport)
+    callback()
+    return 0
+
+
+cdef int _write(object self, object data) except -1:
+    """_SelectorSocketTransport.write, its bytes possibly held back to go
+    out with the transport's other writes of this iteration."""
+    cdef bint s
+    if not (PyBytes_CheckExact(data) or isinstance(data, (bytes, bytearray, memoryview))):
+        raise TypeError(_WRITE_TYPE_ERROR.format(type(data).__name__))
+    s = _slotted(self)
+    if _get(self, s, _EOF, "_eof"):
+        raise RuntimeError('Cannot call write() after write_eof()')
+    if _get(self, s, _EMPTY_WAITER, "_empty_waiter") is not None:
+        raise RuntimeError('unable to write; sendfile is in progress')
+    if not data:
+        return 0
+
+    if _get(self, s, _CONN_LOST, "_conn_lost"):
+        _count_lost_write(self, s)
+        return 0
+
+    if _hold_back(self, s, data):
+        return 0
+    if _get(self, s, _HELD_WRITES, "_held_writes") is not None:
+        # Held writes go first (this one may not be held back).
+        _send_held(self)
+        if _get(self, s, _CONN_LOST, "_conn_lost"):
+            _count_lost_write(self, s)
+            return 0
+
+    if not _get(self, s, _BUFFER, "_buffer"):
+        # Try to send now, as asyncio does.
+        try:
+            n = _send(_get(self, s, _SOCK, "_sock"), data)
+        except (BlockingIOError, InterruptedError):
+            pass
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal write error on socket transport')
+            return 0
+        else:
+            if _sent_whole(data, n):
+                return 0
+            data = memoryview(data)[n:] if _BUFFER_IS_DEQUE else data[n:]
+            if not data:
+                return 0
+        # Not all was written: send the rest when the socket is writable.
+        _wait_writable(self, s)
+
+    _buffer_data(self, s, data)
+    self._maybe_pause_protocol()
     return 0
 
 
@@ -368,6 +457,17 @@ _Base = selector_events._SelectorSocketTransport
 class SocketTransport(_Base):
     """asyncio's socket transport, its construction, read, write and close
     paths compiled, its writes coalesced per loop iteration."""
+
+    # The attributes asyncio's __init__ sets, and fastsel's own: the loop's
+    # WriteCoalescer (set by fastsel.aio.EventLoop), and the writes held
+    # back for it with their size in bytes (see _transport_slots.pxi).
+    __slots__ = _SLOTS
+
+    def __new__(cls, *args, **kwargs):
+        self = _Base.__new__(cls)
+        for name, value in _SLOT_DEFAULTS:
+            setattr(self, name, value)
+        return self
 
     if _HAS_CONTEXT:
         def __init__(self, loop, sock, protocol, waiter=None, extra=None,
@@ -393,20 +493,14 @@ class SocketTransport(_Base):
         else:
             _call_connection_lost(self, exc)
 
-    # The loop's WriteCoalescer (set by fastsel.aio.EventLoop), and the
-    # writes held back for it with their size in bytes.
-    _write_coalescer = None
-    _held_writes = None
-    _held_size = 0
-
     def is_closing(self):
         # Asked by every StreamWriter.drain(). A held write that fails
         # closes the transport: it is sent first.
         send_held_writes(self)
-        return self._closing
+        return _get(self, _slotted(self), _CLOSING, "_closing")
 
     def _read_ready(self):
-        self._read_ready_cb()
+        _read_ready(self)
 
     def _read_ready__data_received(self):
         _read_ready_data(self)
@@ -415,50 +509,7 @@ class SocketTransport(_Base):
         _read_ready_buffer(self)
 
     def write(self, data):
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(_WRITE_TYPE_ERROR.format(type(data).__name__))
-        if self._eof:
-            raise RuntimeError('Cannot call write() after write_eof()')
-        if self._empty_waiter is not None:
-            raise RuntimeError('unable to write; sendfile is in progress')
-        if not data:
-            return
-
-        if self._conn_lost:
-            _count_lost_write(self)
-            return
-
-        if _hold_back(self, data):
-            return
-        if self._held_writes is not None:
-            # Held writes go first (this one may not be held back).
-            _send_held(self)
-            if self._conn_lost:
-                _count_lost_write(self)
-                return
-
-        if not self._buffer:
-            # Try to send now, as asyncio does.
-            try:
-                n = _send(self._sock, data)
-            except (BlockingIOError, InterruptedError):
-                pass
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._fatal_error(exc, 'Fatal write error on socket transport')
-                return
-            else:
-                if _sent_whole(data, n):
-                    return
-                data = memoryview(data)[n:] if _BUFFER_IS_DEQUE else data[n:]
-                if not data:
-                    return
-            # Not all was written: send the rest when the socket is writable.
-            _wait_writable(self)
-
-        _buffer_data(self, data)
-        self._maybe_pause_protocol()
+        _write(self, data)
 
     # What asyncio's transport does with its buffer (or lets a caller see of
     # it) comes after the held writes are sent.
@@ -497,3 +548,6 @@ class SocketTransport(_Base):
 
 
 _socket_layout_ok = _socket_layout_matches()
+_init_slots(SocketTransport)
+_DATA_RECEIVED = SocketTransport.__dict__["_read_ready__data_received"]
+_GET_BUFFER = SocketTransport.__dict__["_read_ready__get_buffer"]
