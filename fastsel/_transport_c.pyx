@@ -29,6 +29,7 @@ import socket
 from asyncio import constants, selector_events
 
 from cpython.exc cimport PyErr_Clear
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.pythread cimport PyThread_get_thread_ident
 
@@ -272,17 +273,48 @@ cdef class WriteCoalescer:
 
     def __cinit__(self):
         self.thread = 0
-        self.transports = []
+        self.held = NULL
+        self.count = 0
+        self.capacity = 0
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        for i in range(self.count):
+            Py_XDECREF(self.held[i])
+        PyMem_Free(self.held)
 
     cdef int hold(self) except -1:
         self.thread = PyThread_get_thread_ident()
         return 0
 
+    cdef int add(self, object transport) except -1:
+        """Keep (a reference to) transport until flush()."""
+        cdef PyObject **grown
+        cdef Py_ssize_t capacity
+        if self.count == self.capacity:
+            capacity = self.capacity * 2 if self.capacity else 8
+            grown = <PyObject **>PyMem_Realloc(self.held, capacity * sizeof(PyObject *))
+            if grown is NULL:
+                raise MemoryError()
+            self.held = grown
+            self.capacity = capacity
+        Py_INCREF(transport)
+        self.held[self.count] = <PyObject *>transport
+        self.count += 1
+        return 0
+
     cdef int flush(self) except -1:
-        cdef list transports = self.transports
+        """Send the held writes of each transport, the latest first (a
+        transport added while this runs is sent too)."""
+        cdef PyObject *taken
         self.thread = 0
-        while transports:
-            _send_held(transports.pop())
+        while self.count:
+            self.count -= 1
+            taken = self.held[self.count]
+            self.held[self.count] = NULL
+            transport = <object>taken  # a new reference...
+            Py_XDECREF(taken)  # ...replacing the array's
+            _send_held(transport)
         return 0
 
 
@@ -306,19 +338,30 @@ cdef bint _hold_back(object transport, bint s, object data) except -1:
     held = _get(transport, s, _HELD_WRITES, "_held_writes")
     size = Py_SIZE(data)
     if held is None:
+        # One write: held as it is (most responses are one write).
         if size > _get(transport, s, _HIGH_WATER, "_high_water"):
             return False
-        _set(transport, s, _HELD_WRITES, "_held_writes", [data])
+        _set(transport, s, _HELD_WRITES, "_held_writes", data)
         _set(transport, s, _HELD_SIZE, "_held_size", size)
-        (<WriteCoalescer>coalescer).transports.append(transport)
+        (<WriteCoalescer>coalescer).add(transport)
         return True
-    (<list>held).append(data)
+    if PyBytes_CheckExact(held):
+        held = [held, data]
+        _set(transport, s, _HELD_WRITES, "_held_writes", held)
+    else:
+        (<list>held).append(data)
     size += _get(transport, s, _HELD_SIZE, "_held_size")
     _set(transport, s, _HELD_SIZE, "_held_size", size)
     if (size > _get(transport, s, _HIGH_WATER, "_high_water")
             or len(<list>held) >= FASTSEL_SENDV_MAX):
         _send_held(transport)
     return True
+
+
+cdef inline object _held_item(object held, Py_ssize_t i):
+    """Write i of a transport's _held_writes: one bytes object, or a list
+    of them."""
+    return held if PyBytes_CheckExact(held) else (<list>held)[i]
 
 
 cdef int _send_held(object transport) except -1:
@@ -335,11 +378,11 @@ cdef int _send_held(object transport) except -1:
     if held is None:
         return 0
     _set(transport, s, _HELD_WRITES, "_held_writes", None)
-    count = len(<list>held)
+    count = 1 if PyBytes_CheckExact(held) else len(<list>held)
     sock = _get(transport, s, _SOCK, "_sock")
     try:
         if count == 1:
-            n = _send(sock, (<list>held)[0])
+            n = _send(sock, _held_item(held, 0))
         elif _direct(sock):
             n = fastsel_socket_sendv(sock, held)
         else:  # the socket changed since (a timeout set): its own send
@@ -356,18 +399,18 @@ cdef int _send_held(object transport) except -1:
         return 0
     sent = n
     i = 0
-    while i < count and sent >= Py_SIZE((<list>held)[i]):
-        sent -= Py_SIZE((<list>held)[i])
+    while i < count and sent >= Py_SIZE(_held_item(held, i)):
+        sent -= Py_SIZE(_held_item(held, i))
         i += 1
     if i == count:
         return 0
     _wait_writable(transport, s)
-    data = (<list>held)[i]
+    data = _held_item(held, i)
     if not blocked:
         data = memoryview(data)[sent:] if _BUFFER_IS_DEQUE else data[sent:]
     _buffer_data(transport, s, data)
     for i in range(i + 1, count):
-        _buffer_data(transport, s, (<list>held)[i])
+        _buffer_data(transport, s, _held_item(held, i))
     transport._maybe_pause_protocol()
     return 0
 
@@ -460,7 +503,8 @@ class SocketTransport(_Base):
 
     # The attributes asyncio's __init__ sets, and fastsel's own: the loop's
     # WriteCoalescer (set by fastsel.aio.EventLoop), and the writes held
-    # back for it with their size in bytes (see _transport_slots.pxi).
+    # back for it (one bytes object, or a list of them) with their size in
+    # bytes (see _transport_slots.pxi).
     __slots__ = _SLOTS
 
     def __new__(cls, *args, **kwargs):
