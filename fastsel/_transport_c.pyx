@@ -101,6 +101,12 @@ cdef inline object _send(object sock, object data):
     return sock.send(data)
 
 
+def _reads_slots(transport):
+    """Whether the compiled methods read transport's state at its slots'
+    offsets (for tests)."""
+    return _SlotClass is not None and _slotted(transport)
+
+
 def _makes_calls_itself(sock):
     """Whether the transport makes recv/send itself on sock (for tests)."""
     return _direct(sock)

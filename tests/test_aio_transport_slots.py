@@ -18,6 +18,8 @@ from fastsel import aio
 from test_aio_transport import Recorder
 
 LOOPS = {"asyncio": asyncio.SelectorEventLoop, "fastsel.aio": aio.EventLoop}
+FASTSEL_TRANSPORT = getattr(aio.EventLoop, "_socket_transport_class",
+                            selector_events._SelectorSocketTransport)
 # asyncio's base classes keep these in slots of their own.
 BASE_SLOTS = ("_extra", "_loop", "_protocol_paused", "_high_water", "_low_water")
 
@@ -135,6 +137,22 @@ def test_attributes_as_asyncio_sets_them():
     assert got["built"]["_sock"] == "the socket"
 
 
+@pytest.mark.skipif(FASTSEL_TRANSPORT is selector_events._SelectorSocketTransport,
+                    reason="the pure EventLoop uses asyncio's transport")
+def test_compiled_methods_read_the_slots():
+    """On every mirrored version the slots are what the compiled methods
+    expect (else they would use generic access, correct but slower); not
+    for a subclass with a property under one of the names."""
+    from fastsel import _transport_c
+
+    Sub = type("Sub", (FASTSEL_TRANSPORT,), {"_eof": property(lambda self: False)})
+    Plain = type("Plain", (FASTSEL_TRANSPORT,), {})
+    plain, sub, plain_sub = (cls.__new__(cls) for cls in (FASTSEL_TRANSPORT, Sub, Plain))
+    assert _transport_c._reads_slots(plain)
+    assert not _transport_c._reads_slots(sub)
+    assert _transport_c._reads_slots(plain_sub)
+
+
 def test_unconstructed_transport_as_asyncio():
     """asyncio's class attribute _sock = None (what __del__ and __repr__ of
     a transport whose __init__ failed read) holds before __init__ runs."""
@@ -151,9 +169,6 @@ def transport_class(loop):
     """The class of the loop's socket transports."""
     return getattr(loop, "_socket_transport_class", selector_events._SelectorSocketTransport)
 
-
-FASTSEL_TRANSPORT = getattr(aio.EventLoop, "_socket_transport_class",
-                            selector_events._SelectorSocketTransport)
 
 
 def test_subclass_property_is_used():
