@@ -248,7 +248,9 @@ def test_deleted_attribute_fails_as_on_asyncio():
             try:
                 transport.write(b"x")
             except AttributeError as exc:
-                outcome = str(exc).split()[-1]  # the attribute's name
+                # The attribute's name (CPython up to 3.10 says only that
+                # for a slot).
+                outcome = str(exc).split()[-1].strip("'")
             else:
                 outcome = "written"
             transport._eof = eof
@@ -257,7 +259,7 @@ def test_deleted_attribute_fails_as_on_asyncio():
             return outcome
 
     expected, got = on_both(scenario)
-    assert got == expected == "'_eof'"
+    assert got == expected == "_eof"
 
 
 @pytest.mark.parametrize("name", ["_sock", "_buffer", "_closing"])
