@@ -11,6 +11,10 @@ exceptions and messages; the differences between versions are listed in
 fastsel._asyncio_versions. Module globals asyncio looks up at call time
 (its logger, the lost-connection warning threshold) are looked up at call
 time here too, so patching them works as it does on asyncio's transport.
+The attributes asyncio's __init__ sets are slots of SocketTransport, which
+the compiled methods read and write at their offsets (see
+_transport_slots.pxi); a subclass that redefines one of them gets generic
+attribute access.
 
 On a plain non-blocking socket.socket (what asyncio always has) the
 transport makes recv(2) and send(2) itself, as the socket's methods would
