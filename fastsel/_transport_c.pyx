@@ -13,6 +13,10 @@ exceptions and messages; the differences between versions are listed in
 fastsel._asyncio_versions. Module globals asyncio looks up at call time
 (its logger, the lost-connection warning threshold) are looked up at call
 time here too, so patching them works as it does on asyncio's transport.
+The attributes asyncio's __init__ sets are slots of SocketTransport, which
+the compiled methods read and write at their offsets (see
+_transport_slots.pxi); a subclass that redefines one of them gets generic
+attribute access.
 
 On a plain non-blocking socket.socket (what asyncio always has) the
 transport makes recv(2) and send(2) itself, as the socket's methods would
@@ -31,6 +35,8 @@ import socket
 from asyncio import constants, selector_events
 
 from cpython.exc cimport PyErr_Clear
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.object cimport PyObject
 from cpython.pythread cimport PyThread_get_thread_ident
 
 from ._asyncio_versions import has
@@ -49,6 +55,9 @@ cdef str _WRITE_TYPE_ERROR = (
 
 
 cdef extern from "Python.h":
+    bint PyMethod_Check(object)
+    PyObject *PyMethod_GET_SELF(object)
+    PyObject *PyMethod_GET_FUNCTION(object)
     bint PyBytes_CheckExact(object)
     bint PyByteArray_CheckExact(object)
     Py_ssize_t Py_SIZE(object)
@@ -98,6 +107,12 @@ cdef inline object _send(object sock, object data):
     return sock.send(data)
 
 
+def _reads_slots(transport):
+    """Whether the compiled methods read transport's state at its slots'
+    offsets (for tests)."""
+    return _SlotClass is not None and _slotted(transport)
+
+
 def _makes_calls_itself(sock):
     """Whether the transport makes recv/send itself on sock (for tests)."""
     return _direct(sock)
@@ -144,13 +159,17 @@ cdef inline bint _sent_whole(object data, object sent):
             and type(sent) is int and sent == Py_SIZE(data))
 
 
+include "_transport_slots.pxi"
+
+
 cdef int _read_ready_data(object transport) except -1:
     """_SelectorSocketTransport._read_ready__data_received (alike in every
     mirrored version)."""
-    if transport._conn_lost:
+    cdef bint s = _slotted(transport)
+    if _get(transport, s, _CONN_LOST, "_conn_lost"):
         return 0
     try:
-        data = _recv(transport._sock, transport.max_size)
+        data = _recv(_get(transport, s, _SOCK, "_sock"), transport.max_size)
     except (BlockingIOError, InterruptedError):
         return 0
     except (SystemExit, KeyboardInterrupt):
@@ -164,7 +183,7 @@ cdef int _read_ready_data(object transport) except -1:
         return 0
 
     try:
-        transport._protocol.data_received(data)
+        _get(transport, s, _PROTOCOL, "_protocol").data_received(data)
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as exc:
@@ -177,10 +196,11 @@ cdef int _read_ready_buffer(object transport) except -1:
     """_SelectorSocketTransport._read_ready__get_buffer (alike in every
     mirrored version):
     the read path of buffered protocols, asyncio's TLS protocol among them."""
-    if transport._conn_lost:
+    cdef bint s = _slotted(transport)
+    if _get(transport, s, _CONN_LOST, "_conn_lost"):
         return 0
     try:
-        buf = transport._protocol.get_buffer(-1)
+        buf = _get(transport, s, _PROTOCOL, "_protocol").get_buffer(-1)
         if not len(buf):
             raise RuntimeError('get_buffer() returned an empty buffer')
     except (SystemExit, KeyboardInterrupt):
@@ -190,7 +210,7 @@ cdef int _read_ready_buffer(object transport) except -1:
         return 0
 
     try:
-        nbytes = transport._sock.recv_into(buf)
+        nbytes = _get(transport, s, _SOCK, "_sock").recv_into(buf)
     except (BlockingIOError, InterruptedError):
         return 0
     except (SystemExit, KeyboardInterrupt):
@@ -204,7 +224,7 @@ cdef int _read_ready_buffer(object transport) except -1:
         return 0
 
     try:
-        transport._protocol.buffer_updated(nbytes)
+        _get(transport, s, _PROTOCOL, "_protocol").buffer_updated(nbytes)
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as exc:
@@ -215,33 +235,40 @@ cdef int _read_ready_buffer(object transport) except -1:
 include "_transport_lifecycle.pxi"
 
 
-cdef int _count_lost_write(object transport) except -1:
+cdef int _count_lost_write(object transport, bint s) except -1:
     """What write() does once the connection is lost: count, and warn past
     asyncio's threshold."""
-    if transport._conn_lost >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+    if _get(transport, s, _CONN_LOST, "_conn_lost") >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
         selector_events.logger.warning('socket.send() raised exception.')
-    transport._conn_lost += 1
+    _set(transport, s, _CONN_LOST, "_conn_lost",
+         _get(transport, s, _CONN_LOST, "_conn_lost") + 1)
     return 0
 
 
-cdef int _wait_writable(object transport) except -1:
+cdef int _wait_writable(object transport, bint s) except -1:
     """Send the buffer when the socket is writable (from 3.15 in the
     transport's context)."""
     if _HAS_CONTEXT:
-        transport._add_writer(transport._sock_fd, transport._write_ready)
+        add_writer = transport._add_writer
     else:
-        transport._loop._add_writer(transport._sock_fd, transport._write_ready)
+        add_writer = _get(transport, s, _LOOP, "_loop")._add_writer
+    fd = _get(transport, s, _SOCK_FD, "_sock_fd")
+    if _WRITE_READY_ATTRIBUTE:
+        add_writer(fd, _get(transport, s, _WRITE_READY, "_write_ready"))
+    else:
+        add_writer(fd, transport._write_ready)
     return 0
 
 
-cdef int _buffer_data(object transport, object data) except -1:
+cdef int _buffer_data(object transport, bint s, object data) except -1:
     """Append data to the transport's buffer of unsent data."""
     if _BUFFER_IS_DEQUE:
-        transport._buffer.append(data)
+        _get(transport, s, _BUFFER, "_buffer").append(data)
     else:
-        transport._buffer.extend(data)
+        _get(transport, s, _BUFFER, "_buffer").extend(data)
     if _COUNTS_BUFFER:
-        transport._buffer_size += len(data)
+        _set(transport, s, _BUFFER_SIZE, "_buffer_size",
+             _get(transport, s, _BUFFER_SIZE, "_buffer_size") + len(data))
     return 0
 
 
@@ -258,21 +285,52 @@ cdef class WriteCoalescer:
 
     def __cinit__(self):
         self.thread = 0
-        self.transports = []
+        self.held = NULL
+        self.count = 0
+        self.capacity = 0
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        for i in range(self.count):
+            Py_XDECREF(self.held[i])
+        PyMem_Free(self.held)
 
     cdef int hold(self) except -1:
         self.thread = PyThread_get_thread_ident()
         return 0
 
+    cdef int add(self, object transport) except -1:
+        """Keep (a reference to) transport until flush()."""
+        cdef PyObject **grown
+        cdef Py_ssize_t capacity
+        if self.count == self.capacity:
+            capacity = self.capacity * 2 if self.capacity else 8
+            grown = <PyObject **>PyMem_Realloc(self.held, capacity * sizeof(PyObject *))
+            if grown is NULL:
+                raise MemoryError()
+            self.held = grown
+            self.capacity = capacity
+        Py_INCREF(transport)
+        self.held[self.count] = <PyObject *>transport
+        self.count += 1
+        return 0
+
     cdef int flush(self) except -1:
-        cdef list transports = self.transports
+        """Send the held writes of each transport, the latest first (a
+        transport added while this runs is sent too)."""
+        cdef PyObject *taken
         self.thread = 0
-        while transports:
-            _send_held(transports.pop())
+        while self.count:
+            self.count -= 1
+            taken = self.held[self.count]
+            self.held[self.count] = NULL
+            transport = <object>taken  # a new reference...
+            Py_XDECREF(taken)  # ...replacing the array's
+            _send_held(transport)
         return 0
 
 
-cdef bint _hold_back(object transport, object data) except -1:
+cdef bint _hold_back(object transport, bint s, object data) except -1:
     """Hold data back to go out with the transport's other writes of this
     iteration; True when data was taken (held, or sent with those).
 
@@ -283,27 +341,39 @@ cdef bint _hold_back(object transport, object data) except -1:
     the write that would pass the mark sends them all at once, and the
     protocol is paused in that write() if asyncio's would be."""
     cdef Py_ssize_t size
-    coalescer = transport._write_coalescer
+    coalescer = _get(transport, s, _WRITE_COALESCER, "_write_coalescer")
     if (not isinstance(coalescer, WriteCoalescer)
             or (<WriteCoalescer>coalescer).thread != PyThread_get_thread_ident()
-            or not PyBytes_CheckExact(data) or transport._buffer
-            or not _direct(transport._sock)):
+            or not PyBytes_CheckExact(data) or _get(transport, s, _BUFFER, "_buffer")
+            or not _direct(_get(transport, s, _SOCK, "_sock"))):
         return False
-    held = transport._held_writes
+    held = _get(transport, s, _HELD_WRITES, "_held_writes")
     size = Py_SIZE(data)
     if held is None:
-        if size > transport._high_water:
+        # One write: held as it is (most responses are one write).
+        if size > _get(transport, s, _HIGH_WATER, "_high_water"):
             return False
-        transport._held_writes = [data]
-        transport._held_size = size
-        (<WriteCoalescer>coalescer).transports.append(transport)
+        _set(transport, s, _HELD_WRITES, "_held_writes", data)
+        _set(transport, s, _HELD_SIZE, "_held_size", size)
+        (<WriteCoalescer>coalescer).add(transport)
         return True
-    (<list>held).append(data)
-    size += transport._held_size
-    transport._held_size = size
-    if size > transport._high_water or len(<list>held) >= FASTSEL_SENDV_MAX:
+    if PyBytes_CheckExact(held):
+        held = [held, data]
+        _set(transport, s, _HELD_WRITES, "_held_writes", held)
+    else:
+        (<list>held).append(data)
+    size += _get(transport, s, _HELD_SIZE, "_held_size")
+    _set(transport, s, _HELD_SIZE, "_held_size", size)
+    if (size > _get(transport, s, _HIGH_WATER, "_high_water")
+            or len(<list>held) >= FASTSEL_SENDV_MAX):
         _send_held(transport)
     return True
+
+
+cdef inline object _held_item(object held, Py_ssize_t i):
+    """Write i of a transport's _held_writes: one bytes object, or a list
+    of them."""
+    return held if PyBytes_CheckExact(held) else (<list>held)[i]
 
 
 cdef int _send_held(object transport) except -1:
@@ -315,15 +385,16 @@ cdef int _send_held(object transport) except -1:
     connection was lost."""
     cdef Py_ssize_t sent, i, count
     cdef bint blocked = False
-    held = transport._held_writes
+    cdef bint s = _slotted(transport)
+    held = _get(transport, s, _HELD_WRITES, "_held_writes")
     if held is None:
         return 0
-    transport._held_writes = None
-    count = len(<list>held)
-    sock = transport._sock
+    _set(transport, s, _HELD_WRITES, "_held_writes", None)
+    count = 1 if PyBytes_CheckExact(held) else len(<list>held)
+    sock = _get(transport, s, _SOCK, "_sock")
     try:
         if count == 1:
-            n = _send(sock, (<list>held)[0])
+            n = _send(sock, _held_item(held, 0))
         elif _direct(sock):
             n = fastsel_socket_sendv(sock, held)
         else:  # the socket changed since (a timeout set): its own send
@@ -336,22 +407,22 @@ cdef int _send_held(object transport) except -1:
     except BaseException as exc:
         transport._fatal_error(exc, 'Fatal write error on socket transport')
         for i in range(count - 1):
-            _count_lost_write(transport)
+            _count_lost_write(transport, s)
         return 0
     sent = n
     i = 0
-    while i < count and sent >= Py_SIZE((<list>held)[i]):
-        sent -= Py_SIZE((<list>held)[i])
+    while i < count and sent >= Py_SIZE(_held_item(held, i)):
+        sent -= Py_SIZE(_held_item(held, i))
         i += 1
     if i == count:
         return 0
-    _wait_writable(transport)
-    data = (<list>held)[i]
+    _wait_writable(transport, s)
+    data = _held_item(held, i)
     if not blocked:
         data = memoryview(data)[sent:] if _BUFFER_IS_DEQUE else data[sent:]
-    _buffer_data(transport, data)
+    _buffer_data(transport, s, data)
     for i in range(i + 1, count):
-        _buffer_data(transport, (<list>held)[i])
+        _buffer_data(transport, s, _held_item(held, i))
     transport._maybe_pause_protocol()
     return 0
 
@@ -359,8 +430,79 @@ cdef int _send_held(object transport) except -1:
 cdef inline int send_held_writes(object transport) except -1:
     """Send the writes transport holds back, if any: the first step of
     whatever uses its buffer or shows its state."""
-    if transport._held_writes is not None:
+    if _get(transport, _slotted(transport), _HELD_WRITES, "_held_writes") is not None:
         _send_held(transport)
+    return 0
+
+
+# SocketTransport's own _read_ready__data_received and _read_ready__get_buffer.
+cdef object _DATA_RECEIVED = None
+cdef object _GET_BUFFER = None
+
+
+cdef int _read_ready(object transport) except -1:
+    """_SelectorSocketTransport._read_ready: self._read_ready_cb(), where
+    a method of SocketTransport bound to transport is called directly."""
+    callback = _get(transport, _slotted(transport), _READ_READY_CB, "_read_ready_cb")
+    if PyMethod_Check(callback) and PyMethod_GET_SELF(callback) is <PyObject *>transport:
+        function = <object>PyMethod_GET_FUNCTION(callback)
+        if function is _DATA_RECEIVED:
+            return _read_ready_data(transport)
+        if function is _GET_BUFFER:
+            return _read_ready_buffer(transport)
+    callback()
+    return 0
+
+
+cdef int _write(object self, object data) except -1:
+    """_SelectorSocketTransport.write, its bytes possibly held back to go
+    out with the transport's other writes of this iteration."""
+    cdef bint s
+    if not (PyBytes_CheckExact(data) or isinstance(data, (bytes, bytearray, memoryview))):
+        raise TypeError(_WRITE_TYPE_ERROR.format(type(data).__name__))
+    s = _slotted(self)
+    if _get(self, s, _EOF, "_eof"):
+        raise RuntimeError('Cannot call write() after write_eof()')
+    if _get(self, s, _EMPTY_WAITER, "_empty_waiter") is not None:
+        raise RuntimeError('unable to write; sendfile is in progress')
+    if not data:
+        return 0
+
+    if _get(self, s, _CONN_LOST, "_conn_lost"):
+        _count_lost_write(self, s)
+        return 0
+
+    if _hold_back(self, s, data):
+        return 0
+    if _get(self, s, _HELD_WRITES, "_held_writes") is not None:
+        # Held writes go first (this one may not be held back).
+        _send_held(self)
+        if _get(self, s, _CONN_LOST, "_conn_lost"):
+            _count_lost_write(self, s)
+            return 0
+
+    if not _get(self, s, _BUFFER, "_buffer"):
+        # Try to send now, as asyncio does.
+        try:
+            n = _send(_get(self, s, _SOCK, "_sock"), data)
+        except (BlockingIOError, InterruptedError):
+            pass
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal write error on socket transport')
+            return 0
+        else:
+            if _sent_whole(data, n):
+                return 0
+            data = memoryview(data)[n:] if _BUFFER_IS_DEQUE else data[n:]
+            if not data:
+                return 0
+        # Not all was written: send the rest when the socket is writable.
+        _wait_writable(self, s)
+
+    _buffer_data(self, s, data)
+    self._maybe_pause_protocol()
     return 0
 
 
@@ -373,6 +515,18 @@ _Base = selector_events._SelectorSocketTransport
 class SocketTransport(_Base):
     """asyncio's socket transport, its construction, read, write and close
     paths compiled, its writes coalesced per loop iteration."""
+
+    # The attributes asyncio's __init__ sets, and fastsel's own: the loop's
+    # WriteCoalescer (set by fastsel.aio.EventLoop), and the writes held
+    # back for it (one bytes object, or a list of them) with their size in
+    # bytes (see _transport_slots.pxi).
+    __slots__ = _SLOTS
+
+    def __new__(cls, *args, **kwargs):
+        self = _Base.__new__(cls)
+        for name, value in _SLOT_DEFAULTS:
+            setattr(self, name, value)
+        return self
 
     if _HAS_CONTEXT:
         def __init__(self, loop, sock, protocol, waiter=None, extra=None,
@@ -398,20 +552,14 @@ class SocketTransport(_Base):
         else:
             _call_connection_lost(self, exc)
 
-    # The loop's WriteCoalescer (set by fastsel.aio.EventLoop), and the
-    # writes held back for it with their size in bytes.
-    _write_coalescer = None
-    _held_writes = None
-    _held_size = 0
-
     def is_closing(self):
         # Asked by every StreamWriter.drain(). A held write that fails
         # closes the transport: it is sent first.
         send_held_writes(self)
-        return self._closing
+        return _get(self, _slotted(self), _CLOSING, "_closing")
 
     def _read_ready(self):
-        self._read_ready_cb()
+        _read_ready(self)
 
     def is_reading(self):
         return _is_reading(self)
@@ -432,50 +580,7 @@ class SocketTransport(_Base):
         _read_ready_buffer(self)
 
     def write(self, data):
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(_WRITE_TYPE_ERROR.format(type(data).__name__))
-        if self._eof:
-            raise RuntimeError('Cannot call write() after write_eof()')
-        if self._empty_waiter is not None:
-            raise RuntimeError('unable to write; sendfile is in progress')
-        if not data:
-            return
-
-        if self._conn_lost:
-            _count_lost_write(self)
-            return
-
-        if _hold_back(self, data):
-            return
-        if self._held_writes is not None:
-            # Held writes go first (this one may not be held back).
-            _send_held(self)
-            if self._conn_lost:
-                _count_lost_write(self)
-                return
-
-        if not self._buffer:
-            # Try to send now, as asyncio does.
-            try:
-                n = _send(self._sock, data)
-            except (BlockingIOError, InterruptedError):
-                pass
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._fatal_error(exc, 'Fatal write error on socket transport')
-                return
-            else:
-                if _sent_whole(data, n):
-                    return
-                data = memoryview(data)[n:] if _BUFFER_IS_DEQUE else data[n:]
-                if not data:
-                    return
-            # Not all was written: send the rest when the socket is writable.
-            _wait_writable(self)
-
-        _buffer_data(self, data)
-        self._maybe_pause_protocol()
+        _write(self, data)
 
     # What asyncio's transport does with its buffer (or lets a caller see of
     # it) comes after the held writes are sent.
@@ -514,3 +619,6 @@ class SocketTransport(_Base):
 
 
 _socket_layout_ok = _socket_layout_matches()
+_init_slots(SocketTransport)
+_DATA_RECEIVED = SocketTransport.__dict__["_read_ready__data_received"]
+_GET_BUFFER = SocketTransport.__dict__["_read_ready__get_buffer"]

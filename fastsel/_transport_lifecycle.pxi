@@ -125,13 +125,14 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
     """_SelectorSocketTransport.__init__ and the __init__ methods it chains
     to: the transport's attributes, then connection_made, the reader and the
     waiter's result scheduled in that order."""
-    self._read_ready_cb = None
+    cdef bint s = _slotted(self)
+    _set(self, s, _READ_READY_CB, "_read_ready_cb", None)
     # BaseTransport and _FlowControlMixin
     if extra is None:
         extra = {}
     self._extra = extra
     assert loop is not None
-    self._loop = loop
+    _set(self, s, _LOOP, "_loop", loop)
     self._protocol_paused = False
     self._set_write_buffer_limits()
     # _SelectorTransport
@@ -146,48 +147,48 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
             extra['peername'] = sock.getpeername()
         except OSError:
             extra['peername'] = None
-    self._sock = sock
-    self._sock_fd = sock.fileno()
+    _set(self, s, _SOCK, "_sock", sock)
+    _set(self, s, _SOCK_FD, "_sock_fd", sock.fileno())
     if _HAS_CONTEXT:
-        self._context = context
-    self._protocol_connected = False
+        _set(self, s, _CONTEXT, "_context", context)
+    _set(self, s, _PROTOCOL_CONNECTED, "_protocol_connected", False)
     # set_protocol of both classes
     if isinstance(protocol, protocols.BufferedProtocol):
-        self._read_ready_cb = self._read_ready__get_buffer
+        _set(self, s, _READ_READY_CB, "_read_ready_cb", self._read_ready__get_buffer)
     else:
-        self._read_ready_cb = self._read_ready__data_received
-    self._protocol = protocol
-    self._protocol_connected = True
+        _set(self, s, _READ_READY_CB, "_read_ready_cb", self._read_ready__data_received)
+    _set(self, s, _PROTOCOL, "_protocol", protocol)
+    _set(self, s, _PROTOCOL_CONNECTED, "_protocol_connected", True)
 
-    self._server = server
-    self._buffer = _deque() if _BUFFER_IS_DEQUE else self._buffer_factory()
+    _set(self, s, _SERVER, "_server", server)
+    _set(self, s, _BUFFER, "_buffer", _deque() if _BUFFER_IS_DEQUE else self._buffer_factory())
     if _COUNTS_BUFFER:
-        self._buffer_size = 0
-    self._conn_lost = 0
-    self._closing = False
+        _set(self, s, _BUFFER_SIZE, "_buffer_size", 0)
+    _set(self, s, _CONN_LOST, "_conn_lost", 0)
+    _set(self, s, _CLOSING, "_closing", False)
     if _INIT_SETS_PAUSED:
-        self._paused = False
-    if self._server is not None:
+        _set(self, s, _PAUSED, "_paused", False)
+    if _get(self, s, _SERVER, "_server") is not None:
         if _SERVER_TRACKS_CLIENTS:
-            self._server._attach(self)
+            _get(self, s, _SERVER, "_server")._attach(self)
         else:
-            self._server._attach()
-    loop._transports[self._sock_fd] = self
+            _get(self, s, _SERVER, "_server")._attach()
+    loop._transports[_get(self, s, _SOCK_FD, "_sock_fd")] = self
     # _SelectorSocketTransport
-    self._eof = False
+    _set(self, s, _EOF, "_eof", False)
     if not _INIT_SETS_PAUSED:
-        self._paused = False
-    self._empty_waiter = None
+        _set(self, s, _PAUSED, "_paused", False)
+    _set(self, s, _EMPTY_WAITER, "_empty_waiter", None)
     if _WRITE_READY_ATTRIBUTE:
         if selector_events._HAS_SENDMSG:
-            self._write_ready = self._write_sendmsg
+            _set(self, s, _WRITE_READY, "_write_ready", self._write_sendmsg)
         else:
-            self._write_ready = self._write_send
-    _set_nodelay(self._sock)
+            _set(self, s, _WRITE_READY, "_write_ready", self._write_send)
+    _set_nodelay(_get(self, s, _SOCK, "_sock"))
 
-    _schedule(self, self._protocol.connection_made, self)
+    _schedule(self, _get(self, s, _PROTOCOL, "_protocol").connection_made, self)
     # Reading starts once connection_made() has run.
-    _schedule(self, self._add_reader, self._sock_fd, self._read_ready, True)
+    _schedule(self, self._add_reader, _get(self, s, _SOCK_FD, "_sock_fd"), self._read_ready, True)
     if waiter is not None:
         # The waiter wakes up once connection_made() has run.
         _schedule(self, futures._set_result_unless_cancelled, waiter, None, True)
@@ -199,17 +200,18 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
 cdef int _close(object self) except -1:
     """_SelectorSocketTransport.close, then _SelectorTransport.close: stop
     reading; unless data waits to be sent, schedule connection_lost."""
+    cdef bint s = _slotted(self)
     if _CLOSE_DROPS_READ:
-        self._read_ready_cb = None
+        _set(self, s, _READ_READY_CB, "_read_ready_cb", None)
     if _CLOSE_DROPS_WRITE:
-        self._write_ready = None
-    if self._closing:
+        _set(self, s, _WRITE_READY, "_write_ready", None)
+    if _get(self, s, _CLOSING, "_closing"):
         return 0
-    self._closing = True
-    self._loop._remove_reader(self._sock_fd)
-    if not self._buffer:
-        self._conn_lost += 1
-        self._loop._remove_writer(self._sock_fd)
+    _set(self, s, _CLOSING, "_closing", True)
+    _get(self, s, _LOOP, "_loop")._remove_reader(_get(self, s, _SOCK_FD, "_sock_fd"))
+    if not _get(self, s, _BUFFER, "_buffer"):
+        _set(self, s, _CONN_LOST, "_conn_lost", _get(self, s, _CONN_LOST, "_conn_lost") + 1)
+        _get(self, s, _LOOP, "_loop")._remove_writer(_get(self, s, _SOCK_FD, "_sock_fd"))
         _schedule(self, self._call_connection_lost, None)
     return 0
 
@@ -217,17 +219,18 @@ cdef int _close(object self) except -1:
 cdef int _force_close(object self, object exc) except -1:
     """_SelectorTransport._force_close (abort(), fatal errors): drop unsent
     data, stop reading and writing, schedule connection_lost(exc)."""
-    if self._conn_lost:
+    cdef bint s = _slotted(self)
+    if _get(self, s, _CONN_LOST, "_conn_lost"):
         return 0
-    if self._buffer:
-        self._buffer.clear()
+    if _get(self, s, _BUFFER, "_buffer"):
+        _get(self, s, _BUFFER, "_buffer").clear()
         if _COUNTS_BUFFER:
-            self._buffer_size = 0
-        self._loop._remove_writer(self._sock_fd)
-    if not self._closing:
-        self._closing = True
-        self._loop._remove_reader(self._sock_fd)
-    self._conn_lost += 1
+            _set(self, s, _BUFFER_SIZE, "_buffer_size", 0)
+        _get(self, s, _LOOP, "_loop")._remove_writer(_get(self, s, _SOCK_FD, "_sock_fd"))
+    if not _get(self, s, _CLOSING, "_closing"):
+        _set(self, s, _CLOSING, "_closing", True)
+        _get(self, s, _LOOP, "_loop")._remove_reader(_get(self, s, _SOCK_FD, "_sock_fd"))
+    _set(self, s, _CONN_LOST, "_conn_lost", _get(self, s, _CONN_LOST, "_conn_lost") + 1)
     _schedule(self, self._call_connection_lost, exc)
     return 0
 
@@ -236,33 +239,36 @@ cdef int _selector_connection_lost(object self, object exc) except -1:
     """_SelectorTransport._call_connection_lost: the protocol's
     connection_lost, then the socket closed and the server told, whatever
     connection_lost raised."""
+    cdef bint s = _slotted(self)
     try:
-        if self._protocol_connected:
-            self._protocol.connection_lost(exc)
+        if _get(self, s, _PROTOCOL_CONNECTED, "_protocol_connected"):
+            _get(self, s, _PROTOCOL, "_protocol").connection_lost(exc)
     finally:
-        self._sock.close()
-        self._sock = None
-        self._protocol = None
-        self._loop = None
-        server = self._server
+        _get(self, s, _SOCK, "_sock").close()
+        _set(self, s, _SOCK, "_sock", None)
+        _set(self, s, _PROTOCOL, "_protocol", None)
+        _set(self, s, _LOOP, "_loop", None)
+        server = _get(self, s, _SERVER, "_server")
         if server is not None:
             if _SERVER_TRACKS_CLIENTS:
                 server._detach(self)
             else:
                 server._detach()
-            self._server = None
+            _set(self, s, _SERVER, "_server", None)
     return 0
 
 
 cdef int _fail_sendfile_waiter(object self) except -1:
-    if self._empty_waiter is not None:
-        self._empty_waiter.set_exception(
+    cdef bint s = _slotted(self)
+    if _get(self, s, _EMPTY_WAITER, "_empty_waiter") is not None:
+        _get(self, s, _EMPTY_WAITER, "_empty_waiter").set_exception(
             ConnectionError("Connection is closed by peer"))
     return 0
 
 
 cdef int _call_connection_lost(object self, object exc) except -1:
     """_SelectorSocketTransport._call_connection_lost."""
+    cdef bint s = _slotted(self)
     if not _LOST_DROPS_CALLBACKS:
         _selector_connection_lost(self, exc)
         _fail_sendfile_waiter(self)
@@ -270,7 +276,7 @@ cdef int _call_connection_lost(object self, object exc) except -1:
     try:
         _selector_connection_lost(self, exc)
     finally:
-        self._write_ready = None
-        self._read_ready_cb = None
+        _set(self, s, _WRITE_READY, "_write_ready", None)
+        _set(self, s, _READ_READY_CB, "_read_ready_cb", None)
         _fail_sendfile_waiter(self)
     return 0
