@@ -22,3 +22,7 @@ cdef class RecordState:
     cdef public object _ssl_buffer
     cdef public object _ssl_buffer_view
     cdef public object _conn_lost
+    # The _ssl object under _sslobj as _unwrapped() last found it, and the
+    # SSLObject it was found under.
+    cdef object _unwrapped_of
+    cdef object _unwrapped_ssl

@@ -20,7 +20,8 @@ allocation is an mmap, an mremap and a munmap per read unless the process's
 malloc threshold happens to have risen above it. The application gets the
 same bytes objects.
 
-One step is skipped when its outcome is known: asyncio reads from the
+One step is skipped when its outcome is known (on the stdlib's SSLObject;
+a context's sslobject_class sees asyncio's calls): asyncio reads from the
 SSLObject until it raises SSLWantReadError. When the incoming BIO is empty
 (and not at EOF) and OpenSSL holds no decrypted bytes, that read can only
 raise SSLWantReadError, so it is not made: building that exception is the
@@ -37,7 +38,9 @@ and set them as before, through the fields' descriptors, and the compiled
 ones read them without a dictionary lookup. They are not in the instance's
 __dict__.
 """
+import _ssl
 import ssl
+import types
 from asyncio import constants, sslproto
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
@@ -90,13 +93,84 @@ cdef inline bint _stdlib_methods():
     return False
 
 
-cdef inline object _unwrapped(object sslobj):
+cdef inline object _unwrapped(RecordState self, object sslobj):
     """What to call read/write/pending on: the _ssl object under sslobj when
     sslobj is an ssl.SSLObject whose methods are still the stdlib's (not a
-    context's sslobject_class subclass, not patched); sslobj otherwise."""
-    if type(sslobj) is _SSLObject and _stdlib_methods():
-        return sslobj._sslobj
-    return sslobj
+    context's sslobject_class subclass, not patched); sslobj otherwise. The
+    _ssl object of the protocol's SSLObject is kept after the first look."""
+    if type(sslobj) is not _SSLObject or not _stdlib_methods():
+        return sslobj
+    if sslobj is not self._unwrapped_of:
+        self._unwrapped_ssl = sslobj._sslobj
+        self._unwrapped_of = sslobj
+    return self._unwrapped_ssl
+
+
+# The C types under ssl.MemoryBIO and ssl.SSLObject are immutable: their
+# getters and methods are called straight from their descriptors, without
+# looking the name up on every call.
+cdef extern from "Python.h":
+    ctypedef object (*_getter)(object, void *)
+    ctypedef struct PyGetSetDef:
+        _getter get
+        void *closure
+    ctypedef struct PyGetSetDescrObject:
+        PyGetSetDef *d_getset
+
+cdef object _MemoryBIO = ssl.MemoryBIO
+# The class of SSLObject._sslobj.
+cdef object _SSLSocket = _ssl._SSLSocket
+cdef object _BIO_READ = _MemoryBIO.read
+cdef object _BIO_WRITE = _MemoryBIO.write
+cdef object _SSL_READ = _SSLSocket.read
+cdef object _SSL_WRITE = _SSLSocket.write
+cdef object _SSL_PENDING = _SSLSocket.pending
+
+
+cdef PyGetSetDef *_getset(object cls, str name) except? NULL:
+    descr = cls.__dict__.get(name)
+    if type(descr) is not types.GetSetDescriptorType:
+        return NULL
+    return (<PyGetSetDescrObject *><void *>descr).d_getset
+
+cdef PyGetSetDef *_BIO_PENDING = _getset(_MemoryBIO, 'pending')
+cdef PyGetSetDef *_BIO_EOF = _getset(_MemoryBIO, 'eof')
+
+
+cdef inline object _bio_pending(object bio):
+    if type(bio) is _MemoryBIO and _BIO_PENDING is not NULL:
+        return _BIO_PENDING.get(bio, _BIO_PENDING.closure)
+    return bio.pending
+
+
+cdef inline object _bio_eof(object bio):
+    if type(bio) is _MemoryBIO and _BIO_EOF is not NULL:
+        return _BIO_EOF.get(bio, _BIO_EOF.closure)
+    return bio.eof
+
+
+cdef inline object _bio_read(object bio):
+    if type(bio) is _MemoryBIO:
+        return _BIO_READ(bio)
+    return bio.read()
+
+
+cdef inline object _bio_write(object bio, object data):
+    if type(bio) is _MemoryBIO:
+        return _BIO_WRITE(bio, data)
+    return bio.write(data)
+
+
+cdef inline object _ssl_pending(object sslobj):
+    if type(sslobj) is _SSLSocket:
+        return _SSL_PENDING(sslobj)
+    return sslobj.pending()
+
+
+cdef inline object _ssl_write(object sslobj, object data):
+    if type(sslobj) is _SSLSocket:
+        return _SSL_WRITE(sslobj, data)
+    return sslobj.write(data)
 
 
 cdef class RecordState:
@@ -109,7 +183,8 @@ cdef class RecordState:
 cdef inline bint _nothing_to_read(object sslobj, object incoming) except -1:
     """A read from sslobj now could only raise SSLWantReadError: no
     ciphertext is waiting, no EOF was fed, no plaintext is buffered."""
-    return not incoming.pending and not incoming.eof and not sslobj.pending()
+    return (not _bio_pending(incoming) and not _bio_eof(incoming)
+            and not _ssl_pending(sslobj))
 
 
 cdef inline object _read_chunk(object sslobj, object max_size, object buffer):
@@ -118,7 +193,7 @@ cdef inline object _read_chunk(object sslobj, object max_size, object buffer):
     bytes of what was read."""
     if buffer is None:
         return sslobj.read(max_size)
-    cdef Py_ssize_t count = sslobj.read(max_size, buffer)
+    cdef Py_ssize_t count = _SSL_READ(sslobj, max_size, buffer)
     if count == 0:
         return b''
     return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buffer), count)
@@ -131,7 +206,7 @@ cdef inline object _read_buffer(RecordState self, object sslobj, object max_size
     None otherwise."""
     buffer = self._ssl_buffer
     if (type(buffer) is not bytearray or type(max_size) is not int
-            or type(sslobj) is _SSLObject or sslobj is self._sslobj):
+            or type(sslobj) is not _SSLSocket):
         return None
     if not 0 < max_size <= PyByteArray_GET_SIZE(buffer):
         return None
@@ -141,10 +216,11 @@ cdef inline object _read_buffer(RecordState self, object sslobj, object max_size
 cdef int _read_copied(RecordState self) except -1:
     """SSLProtocol._do_read__copied: decrypt what is there and hand it to
     the application's data_received in one piece."""
-    sslobj = _unwrapped(self._sslobj)
+    sslobj = _unwrapped(self, self._sslobj)
     incoming = self._incoming
     max_size = self.max_size
     buffer = _read_buffer(self, sslobj, max_size)
+    cdef bint shortcut = type(sslobj) is _SSLSocket
     chunk = b'1'
     first = None
     joined = None
@@ -161,7 +237,9 @@ cdef int _read_copied(RecordState self) except -1:
             else:
                 joined.append(chunk)
             chunks += 1
-            if _nothing_to_read(sslobj, incoming):
+            # Only on the _ssl object: an sslobject_class of the context
+            # sees the calls asyncio makes, and no others.
+            if shortcut and _nothing_to_read(sslobj, incoming):
                 break
     except _AGAIN_ERRORS:
         pass
@@ -199,7 +277,7 @@ cdef int _do_read(RecordState self) except -1:
 
 cdef int _control_ssl_reading(RecordState self) except -1:
     """SSLProtocol._control_ssl_reading: pause or resume the socket."""
-    size = self._incoming.pending
+    size = _bio_pending(self._incoming)
     if size >= self._incoming_high_water and not self._ssl_reading_paused:
         self._ssl_reading_paused = True
         self._transport.pause_reading()
@@ -236,11 +314,11 @@ cdef int _write_appdata(RecordState self, object list_of_data) except -1:
 cdef int _do_write(RecordState self) except -1:
     """SSLProtocol._do_write: encrypt the backlog, then send the records."""
     backlog = self._write_backlog
-    sslobj = _unwrapped(self._sslobj)
+    sslobj = _unwrapped(self, self._sslobj)
     try:
         while backlog:
             data = backlog[0]
-            count = sslobj.write(data)
+            count = _ssl_write(sslobj, data)
             data_len = len(data)
             if count < data_len:
                 backlog[0] = data[count:]
@@ -257,7 +335,7 @@ cdef int _do_write(RecordState self) except -1:
 cdef int _process_outgoing(RecordState self) except -1:
     """SSLProtocol._process_outgoing."""
     if not self._ssl_writing_paused:
-        data = self._outgoing.read()
+        data = _bio_read(self._outgoing)
         if len(data):
             self._transport.write(data)
     _control_app_writing(self)
@@ -266,7 +344,7 @@ cdef int _process_outgoing(RecordState self) except -1:
 
 cdef int _control_app_writing(RecordState self) except -1:
     """SSLProtocol._control_app_writing: pause or resume the application."""
-    size = self._outgoing.pending + self._write_buffer_size
+    size = _bio_pending(self._outgoing) + self._write_buffer_size
     if size >= self._outgoing_high_water and not self._app_writing_paused:
         self._app_writing_paused = True
         _call_app_flow_control(self, 'pause_writing')
@@ -334,7 +412,7 @@ class SSLProtocol(RecordState, sslproto.SSLProtocol):
         return self._ssl_buffer_view
 
     def buffer_updated(RecordState self not None, nbytes):
-        self._incoming.write(self._ssl_buffer_view[:nbytes])
+        _bio_write(self._incoming, self._ssl_buffer_view[:nbytes])
         state = self._state
         if state is _DO_HANDSHAKE:
             self._do_handshake()

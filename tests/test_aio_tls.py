@@ -119,7 +119,8 @@ def tls():
     ca.configure_trust(client)
     stranger = ssl.create_default_context()
     trustme.CA().configure_trust(stranger)
-    return types.SimpleNamespace(server=server, client=client, stranger=stranger)
+    return types.SimpleNamespace(server=server, client=client, stranger=stranger,
+                                 ca_pem=ca.cert_pem.bytes().decode())
 
 
 @pytest.fixture(params=list(LOOPS) + ["asyncio"])
@@ -598,3 +599,35 @@ def test_record_state_fields_behave_as_attributes():
             SSLProtocol._do_read(None)
     finally:
         loop.close()
+
+
+async def echo_with_sslobject_class(tls):
+    """The client's context makes SSLObjects of a subclass that records its
+    read, write and pending calls: it must see asyncio's calls, no more."""
+    calls = []
+
+    class CountingSSLObject(ssl.SSLObject):
+        def read(self, *args):
+            calls.append("read")
+            return super().read(*args)
+
+        def write(self, data):
+            calls.append("write")
+            return super().write(data)
+
+        def pending(self):
+            calls.append("pending")
+            return super().pending()
+
+    client = ssl.create_default_context()
+    client.load_verify_locations(cadata=tls.ca_pem)
+    client.sslobject_class = CountingSSLObject
+    echoed = await echo_sizes(types.SimpleNamespace(server=tls.server, client=client),
+                              [10, 70_000])
+    return echoed, sorted(set(calls))
+
+
+def test_a_contexts_sslobject_class_is_used(tls):
+    echoed, called = assert_same_everywhere(run_on_each(echo_with_sslobject_class, tls))
+    # asyncio reads until SSLWantReadError and never asks pending().
+    assert echoed == [True, True] and called == ["read", "write"]
