@@ -12,7 +12,10 @@ its own CPU time (all threads, user and kernel) and the requests it
 answers in a window of the given length. A window in which a connection
 opened or closed gives no figure, so that no handshake or shutdown is ever
 counted; nor does a run whose handshakes do not all complete in time (both
-are listed under skipped, with wrk's socket errors).
+are listed under skipped, with wrk's socket errors). The same server
+written as a bare selectors loop over SSLObject and MemoryBIO (FLOOR) runs
+too: the socket, OpenSSL and _ssl work per request with as little Python
+around it as a server can have.
 
 Client: in this process (pinned to core 0), each loop keeps one TLS
 connection to an echo peer (a child process on core 1, the same for every
@@ -31,6 +34,7 @@ import asyncio
 import os
 import select
 import shutil
+import socket
 import signal
 import ssl
 import subprocess
@@ -195,6 +199,8 @@ class ServerState:
 
 def serve_child(name, cert, key, connections, warmup, window):
     """Child process: serve HTTP over TLS on loop `name` until killed."""
+    if name == FLOOR:
+        return floor_child(cert, key, connections, warmup, window)
     factory = loop_factories()[0][name]
     loop = factory()
     asyncio.set_event_loop(loop)
@@ -209,6 +215,129 @@ def serve_child(name, cert, key, connections, warmup, window):
         loop.run_forever()
     finally:
         # Asked to stop before the window ended: how far the handshakes got.
+        print(f"open {state.open}", flush=True)
+
+
+# The floor: what the server's work per request costs without an event
+# loop library. A selectors loop (the stdlib's epoll) reads each connection
+# into one buffer, feeds it to the connection's SSLObject through its
+# MemoryBIO, answers as HttpProtocol does and sends the encrypted records:
+# the socket, OpenSSL and _ssl calls every TLS server makes per request,
+# with as little Python around them as a server can have.
+FLOOR = "floor: selectors + SSLObject"
+
+
+class FloorLoop:
+    """call_later for ServerState, on a loop that runs timers itself."""
+
+    def __init__(self):
+        self.timers = []
+
+    def call_later(self, delay, callback):
+        self.timers.append((time.monotonic() + delay, callback))
+
+    def timeout(self):
+        if not self.timers:
+            return None
+        return max(0.0, min(t for t, _ in self.timers) - time.monotonic())
+
+    def run_due(self):
+        now = time.monotonic()
+        due = [entry for entry in self.timers if entry[0] <= now]
+        for entry in due:
+            self.timers.remove(entry)
+            entry[1]()
+
+
+class FloorConnection:
+    def __init__(self, sock, context):
+        self.sock = sock
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.sslobj = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.ready = False
+        self.pending = b""
+
+
+def floor_child(cert, key, connections, warmup, window):
+    """Child process: the floor server (see FLOOR) until SIGTERM."""
+    import selectors
+
+    context = server_context(cert, key)
+    loop = FloorLoop()
+    state = ServerState(loop, connections, warmup, window)
+    selector = selectors.DefaultSelector()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    listener.setblocking(False)
+    selector.register(listener, selectors.EVENT_READ, None)
+    buffer = bytearray(262144)
+    view = memoryview(buffer)
+
+    def close(conn):
+        selector.unregister(conn.sock)
+        conn.sock.close()
+        if conn.ready:
+            state.lost()
+
+    def readable(conn):
+        try:
+            count = conn.sock.recv_into(buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            count = 0
+        if not count:
+            return close(conn)
+        conn.incoming.write(view[:count])
+        if not conn.ready:
+            try:
+                conn.sslobj.do_handshake()
+            except ssl.SSLWantReadError:
+                return conn.sock.send(conn.outgoing.read())
+            except ssl.SSLError:
+                return close(conn)
+            conn.ready = True
+            state.connected()
+            conn.sock.send(conn.outgoing.read())
+        data = conn.pending
+        try:
+            while True:
+                count = conn.sslobj.read(len(buffer), buffer)
+                if not count:
+                    return close(conn)
+                data += buffer[:count]
+                if not conn.incoming.pending and not conn.sslobj.pending():
+                    break
+        except ssl.SSLWantReadError:
+            pass
+        complete = data.count(b"\r\n\r\n")
+        if complete:
+            conn.sslobj.write(RESPONSE * complete)
+            state.requests += complete
+            data = data[data.rfind(b"\r\n\r\n") + 4:]
+            conn.sock.send(conn.outgoing.read())
+        conn.pending = data
+
+    def stop(signum, frame):
+        raise SystemExit
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"ready {listener.getsockname()[1]}", flush=True)
+    try:
+        while True:
+            for key, _ in selector.select(loop.timeout()):
+                if key.data is None:
+                    try:
+                        sock, _ = listener.accept()
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    sock.setblocking(False)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    selector.register(sock, selectors.EVENT_READ,
+                                      FloorConnection(sock, context))
+                else:
+                    readable(key.data)
+            loop.run_due()
+    finally:
         print(f"open {state.open}", flush=True)
 
 
@@ -309,11 +438,12 @@ def run_server(cert, key, factories, rounds, seconds, connection_counts, skipped
     server_cores, wrk_cores, note = placement()
     progress(f"tls server: {note}")
     results = []
+    names = list(factories) + [FLOOR]
     for connections in connection_counts:
-        samples = {name: [] for name in factories}
+        samples = {name: [] for name in names}
         failed = {}
         for index in range(rounds):
-            for name in factories:
+            for name in names:
                 if name in failed:
                     continue
                 try:
