@@ -572,6 +572,8 @@ async def protocol_attributes(tls):
     return result, echoed
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11),
+                    reason="these are the attributes of asyncio's SSLProtocol of 3.11+")
 def test_protocol_attributes_are_asyncios(tls):
     (state, paused, limits, resumed), echoed = assert_same_everywhere(
         run_on_each(protocol_attributes, tls))
