@@ -30,7 +30,8 @@ SETTINGS = {
 # --smoke: every variant once at tiny sizes, to check the bench itself works.
 SMOKE_SIZES = {"sizes": [(10, 2)], "ops_fds": 10}
 SMOKE_CONNECTIONS = (4,)
-SMOKE_TLS = {"connection_counts": SMOKE_CONNECTIONS, "trips": 20, "connects": 2}
+SMOKE_TLS = {"connection_counts": SMOKE_CONNECTIONS, "trips": 20, "connects": 2,
+             "warmup": 0.2}
 
 
 def parse(argv):

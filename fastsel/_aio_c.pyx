@@ -29,15 +29,16 @@ import.
 """
 import heapq
 import math
+import selectors
 from asyncio import base_events, events, format_helpers, futures
 from contextvars import Context
 
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
 from cpython.object cimport PyTypeObject
+from cpython.tuple cimport PyTuple_GET_ITEM
 
 from ._asyncio_versions import has, mirrored
-from ._selectors_c cimport (KEY_DATA, KEY_FILEOBJ, KeyTable, ReadyEvent, Selector,
-                            _timeout_ms, key_field)
+from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
 from .includes.overrides cimport class_keeps, instance_keeps
 from ._transport_c cimport WriteCoalescer
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
@@ -60,6 +61,7 @@ cdef object _asyncio_run_once = base_events.BaseEventLoop._run_once
 cdef object _asyncio_time = base_events.BaseEventLoop.time
 cdef object _asyncio_add_callback = base_events.BaseEventLoop._add_callback
 cdef object _Handle = events.Handle
+cdef object _SelectorKey = selectors.SelectorKey
 cdef object _TimerHandle = events.TimerHandle
 cdef object _asyncio_handle_run = events.Handle._run
 cdef object _asyncio_handle_init = events.Handle.__init__
@@ -131,10 +133,15 @@ cdef inline int _add_callback(object loop, object append, object handle,
 cdef int _handle_key(object loop, object append, object key, int mask,
                      bint inline=True) except -1:
     """One (key, mask) pair, as BaseSelectorEventLoop._process_events does."""
-    # key.fileobj and key.data read from the tuple itself: indexing a
-    # SelectorKey goes through a Python-level __getitem__ lookup.
-    fileobj = key_field(key, KEY_FILEOBJ)
-    reader, writer = key_field(key, KEY_DATA)
+    if type(key) is _SelectorKey:
+        # What its fileobj and data properties read. key[i] would go through
+        # the generic sq_item slot CPython gives tuple subclasses, which
+        # calls __getitem__ as a method.
+        fileobj = <object>PyTuple_GET_ITEM(key, 0)
+        reader, writer = <object>PyTuple_GET_ITEM(key, 3)
+    else:
+        fileobj = key[0]
+        reader, writer = key[3]
     if mask & EVENT_READ and reader is not None:
         if _handle_cancelled(reader):
             loop._remove_reader(fileobj)

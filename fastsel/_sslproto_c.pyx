@@ -12,7 +12,16 @@ _process_outgoing) and the flow-control checks after each. Each takes the
 steps of asyncio's version in the same order, with the same checks,
 exceptions and log messages.
 
-One step is skipped when its outcome is known: asyncio reads from the
+Decrypted bytes land in the protocol's receive buffer (free again once
+buffer_updated has fed the ciphertext to the incoming BIO) and are copied
+out into bytes of what was read, where asyncio's SSLObject.read(max_size)
+allocates max_size (256 KiB) for every read and shrinks it: on glibc that
+allocation is an mmap, an mremap and a munmap per read unless the process's
+malloc threshold happens to have risen above it. The application gets the
+same bytes objects.
+
+One step is skipped when its outcome is known (on the stdlib's SSLObject;
+a context's sslobject_class sees asyncio's calls): asyncio reads from the
 SSLObject until it raises SSLWantReadError. When the incoming BIO is empty
 (and not at EOF) and OpenSSL holds no decrypted bytes, that read can only
 raise SSLWantReadError, so it is not made: building that exception is the
@@ -20,9 +29,22 @@ largest Python-level cost of a small TLS read.
 
 The methods call each other directly, not through attributes: replacing
 one of them on an instance is not seen by the others (use a subclass).
+
+The attributes those methods read on every record (the state, the
+SSLObject and its BIOs, the flow-control flags and limits, the write
+backlog and its size, the receive buffer) live in C fields of RecordState,
+a base class in front of asyncio's SSLProtocol: asyncio's own methods read
+and set them as before, through the fields' descriptors, and the compiled
+ones read them without a dictionary lookup. They are not in the instance's
+__dict__.
 """
+import _ssl
 import ssl
+import types
 from asyncio import constants, sslproto
+
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from ._asyncio_versions import has
 
@@ -45,16 +67,115 @@ cdef object _SSLOBJECT_READ = ssl.SSLObject.read
 cdef object _SSLOBJECT_WRITE = ssl.SSLObject.write
 cdef object _SSLOBJECT_PENDING = ssl.SSLObject.pending
 
+cdef extern from "Python.h":
+    # The type's version tag: CPython gives a type a new one (or 0) whenever
+    # an attribute of it or of a base class is set or deleted.
+    ctypedef struct _VersionedType "PyTypeObject":
+        unsigned int tp_version_tag
 
-cdef inline object _unwrapped(object sslobj):
+# ssl.SSLObject's version tag when its read, write and pending were last
+# found to be the stdlib's (0: not known).
+cdef unsigned int _checked_tag = 0
+
+
+cdef inline bint _stdlib_methods():
+    """Whether ssl.SSLObject's read, write and pending are the stdlib's."""
+    global _checked_tag
+    cdef unsigned int tag = (<_VersionedType *><void *>_SSLObject).tp_version_tag
+    if tag != 0 and tag == _checked_tag:
+        return True
+    if (_SSLObject.read is _SSLOBJECT_READ and _SSLObject.write is _SSLOBJECT_WRITE
+            and _SSLObject.pending is _SSLOBJECT_PENDING):
+        # The lookups above gave the type a tag if it had none.
+        _checked_tag = (<_VersionedType *><void *>_SSLObject).tp_version_tag
+        return True
+    _checked_tag = 0
+    return False
+
+
+cdef inline object _unwrapped(RecordState self, object sslobj):
     """What to call read/write/pending on: the _ssl object under sslobj when
     sslobj is an ssl.SSLObject whose methods are still the stdlib's (not a
-    context's sslobject_class subclass, not patched); sslobj otherwise."""
-    if (type(sslobj) is _SSLObject and _SSLObject.read is _SSLOBJECT_READ
-            and _SSLObject.write is _SSLOBJECT_WRITE
-            and _SSLObject.pending is _SSLOBJECT_PENDING):
-        return sslobj._sslobj
-    return sslobj
+    context's sslobject_class subclass, not patched); sslobj otherwise. The
+    _ssl object of the protocol's SSLObject is kept after the first look."""
+    if type(sslobj) is not _SSLObject or not _stdlib_methods():
+        return sslobj
+    if sslobj is not self._unwrapped_of:
+        self._unwrapped_ssl = sslobj._sslobj
+        self._unwrapped_of = sslobj
+    return self._unwrapped_ssl
+
+
+# The C types under ssl.MemoryBIO and ssl.SSLObject are immutable: their
+# getters and methods are called straight from their descriptors, without
+# looking the name up on every call.
+cdef extern from "Python.h":
+    ctypedef object (*_getter)(object, void *)
+    ctypedef struct PyGetSetDef:
+        _getter get
+        void *closure
+    ctypedef struct PyGetSetDescrObject:
+        PyGetSetDef *d_getset
+
+cdef object _MemoryBIO = ssl.MemoryBIO
+# The class of SSLObject._sslobj.
+cdef object _SSLSocket = _ssl._SSLSocket
+cdef object _BIO_READ = _MemoryBIO.read
+cdef object _BIO_WRITE = _MemoryBIO.write
+cdef object _SSL_READ = _SSLSocket.read
+cdef object _SSL_WRITE = _SSLSocket.write
+cdef object _SSL_PENDING = _SSLSocket.pending
+
+
+cdef PyGetSetDef *_getset(object cls, str name) except? NULL:
+    descr = cls.__dict__.get(name)
+    if type(descr) is not types.GetSetDescriptorType:
+        return NULL
+    return (<PyGetSetDescrObject *><void *>descr).d_getset
+
+cdef PyGetSetDef *_BIO_PENDING = _getset(_MemoryBIO, 'pending')
+cdef PyGetSetDef *_BIO_EOF = _getset(_MemoryBIO, 'eof')
+
+
+cdef inline object _bio_pending(object bio):
+    if type(bio) is _MemoryBIO and _BIO_PENDING is not NULL:
+        return _BIO_PENDING.get(bio, _BIO_PENDING.closure)
+    return bio.pending
+
+
+cdef inline object _bio_eof(object bio):
+    if type(bio) is _MemoryBIO and _BIO_EOF is not NULL:
+        return _BIO_EOF.get(bio, _BIO_EOF.closure)
+    return bio.eof
+
+
+cdef inline object _bio_read(object bio):
+    if type(bio) is _MemoryBIO:
+        return _BIO_READ(bio)
+    return bio.read()
+
+
+cdef inline object _bio_write(object bio, object data):
+    if type(bio) is _MemoryBIO:
+        return _BIO_WRITE(bio, data)
+    return bio.write(data)
+
+
+cdef inline object _ssl_pending(object sslobj):
+    if type(sslobj) is _SSLSocket:
+        return _SSL_PENDING(sslobj)
+    return sslobj.pending()
+
+
+cdef inline object _ssl_write(object sslobj, object data):
+    if type(sslobj) is _SSLSocket:
+        return _SSL_WRITE(sslobj, data)
+    return sslobj.write(data)
+
+
+cdef class RecordState:
+    """The per-record attributes of asyncio's SSLProtocol as C fields; see
+    the module docstring. Only a base class of SSLProtocol."""
 
 
 # ------------------------------------------------------------ incoming flow
@@ -62,22 +183,51 @@ cdef inline object _unwrapped(object sslobj):
 cdef inline bint _nothing_to_read(object sslobj, object incoming) except -1:
     """A read from sslobj now could only raise SSLWantReadError: no
     ciphertext is waiting, no EOF was fed, no plaintext is buffered."""
-    return not incoming.pending and not incoming.eof and not sslobj.pending()
+    return (not _bio_pending(incoming) and not _bio_eof(incoming)
+            and not _ssl_pending(sslobj))
 
 
-cdef int _read_copied(object self) except -1:
+cdef inline object _read_chunk(object sslobj, object max_size, object buffer):
+    """sslobj.read(max_size), the plaintext landing in `buffer` (a bytearray
+    of at least max_size bytes, or None: a plain read) and copied out into
+    bytes of what was read."""
+    if buffer is None:
+        return sslobj.read(max_size)
+    cdef Py_ssize_t count = _SSL_READ(sslobj, max_size, buffer)
+    if count == 0:
+        return b''
+    return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buffer), count)
+
+
+cdef inline object _read_buffer(RecordState self, object sslobj, object max_size):
+    """The bytearray _read_chunk may read into: the protocol's receive
+    buffer, free once buffer_updated has fed its bytes to the incoming BIO,
+    when sslobj is the _ssl object and the buffer holds max_size bytes;
+    None otherwise."""
+    buffer = self._ssl_buffer
+    if (type(buffer) is not bytearray or type(max_size) is not int
+            or type(sslobj) is not _SSLSocket):
+        return None
+    if not 0 < max_size <= PyByteArray_GET_SIZE(buffer):
+        return None
+    return buffer
+
+
+cdef int _read_copied(RecordState self) except -1:
     """SSLProtocol._do_read__copied: decrypt what is there and hand it to
     the application's data_received in one piece."""
-    sslobj = _unwrapped(self._sslobj)
+    sslobj = _unwrapped(self, self._sslobj)
     incoming = self._incoming
     max_size = self.max_size
+    buffer = _read_buffer(self, sslobj, max_size)
+    cdef bint shortcut = type(sslobj) is _SSLSocket
     chunk = b'1'
     first = None
     joined = None
     cdef Py_ssize_t chunks = 0
     try:
         while True:
-            chunk = sslobj.read(max_size)
+            chunk = _read_chunk(sslobj, max_size, buffer)
             if not chunk:
                 break
             if chunks == 0:
@@ -87,7 +237,9 @@ cdef int _read_copied(object self) except -1:
             else:
                 joined.append(chunk)
             chunks += 1
-            if _nothing_to_read(sslobj, incoming):
+            # Only on the _ssl object: an sslobject_class of the context
+            # sees the calls asyncio makes, and no others.
+            if shortcut and _nothing_to_read(sslobj, incoming):
                 break
     except _AGAIN_ERRORS:
         pass
@@ -102,7 +254,7 @@ cdef int _read_copied(object self) except -1:
     return 0
 
 
-cdef int _do_read(object self) except -1:
+cdef int _do_read(RecordState self) except -1:
     """SSLProtocol._do_read."""
     state = self._state
     if state is not _WRAPPED and state is not _FLUSHING:
@@ -123,9 +275,9 @@ cdef int _do_read(object self) except -1:
     return 0
 
 
-cdef int _control_ssl_reading(object self) except -1:
+cdef int _control_ssl_reading(RecordState self) except -1:
     """SSLProtocol._control_ssl_reading: pause or resume the socket."""
-    size = self._incoming.pending
+    size = _bio_pending(self._incoming)
     if size >= self._incoming_high_water and not self._ssl_reading_paused:
         self._ssl_reading_paused = True
         self._transport.pause_reading()
@@ -137,7 +289,7 @@ cdef int _control_ssl_reading(object self) except -1:
 
 # ------------------------------------------------------------ outgoing flow
 
-cdef int _write_appdata(object self, object list_of_data) except -1:
+cdef int _write_appdata(RecordState self, object list_of_data) except -1:
     """SSLProtocol._write_appdata."""
     state = self._state
     if state is _FLUSHING or state is _SHUTDOWN or state is _UNWRAPPED:
@@ -159,14 +311,14 @@ cdef int _write_appdata(object self, object list_of_data) except -1:
     return 0
 
 
-cdef int _do_write(object self) except -1:
+cdef int _do_write(RecordState self) except -1:
     """SSLProtocol._do_write: encrypt the backlog, then send the records."""
     backlog = self._write_backlog
-    sslobj = _unwrapped(self._sslobj)
+    sslobj = _unwrapped(self, self._sslobj)
     try:
         while backlog:
             data = backlog[0]
-            count = sslobj.write(data)
+            count = _ssl_write(sslobj, data)
             data_len = len(data)
             if count < data_len:
                 backlog[0] = data[count:]
@@ -180,19 +332,19 @@ cdef int _do_write(object self) except -1:
     return 0
 
 
-cdef int _process_outgoing(object self) except -1:
+cdef int _process_outgoing(RecordState self) except -1:
     """SSLProtocol._process_outgoing."""
     if not self._ssl_writing_paused:
-        data = self._outgoing.read()
+        data = _bio_read(self._outgoing)
         if len(data):
             self._transport.write(data)
     _control_app_writing(self)
     return 0
 
 
-cdef int _control_app_writing(object self) except -1:
+cdef int _control_app_writing(RecordState self) except -1:
     """SSLProtocol._control_app_writing: pause or resume the application."""
-    size = self._outgoing.pending + self._write_buffer_size
+    size = _bio_pending(self._outgoing) + self._write_buffer_size
     if size >= self._outgoing_high_water and not self._app_writing_paused:
         self._app_writing_paused = True
         _call_app_flow_control(self, 'pause_writing')
@@ -202,7 +354,7 @@ cdef int _control_app_writing(object self) except -1:
     return 0
 
 
-cdef int _call_app_flow_control(object self, str name) except -1:
+cdef int _call_app_flow_control(RecordState self, str name) except -1:
     try:
         getattr(self._app_protocol, name)()
     except (KeyboardInterrupt, SystemExit):
@@ -232,10 +384,14 @@ class SSLProtocolTransport(sslproto._SSLProtocolTransport):
                             f"got {type(data).__name__}")
         if not data:
             return
-        _write_appdata(self._ssl_protocol, (data,))
+        protocol = self._ssl_protocol
+        if isinstance(protocol, RecordState):
+            _write_appdata(<RecordState>protocol, (data,))
+        else:  # None once closed twice: asyncio's AttributeError
+            protocol._write_appdata((data,))
 
 
-class SSLProtocol(sslproto.SSLProtocol):
+class SSLProtocol(RecordState, sslproto.SSLProtocol):
     """asyncio's TLS protocol, its per-record methods compiled."""
 
     def _get_app_transport(self):
@@ -246,7 +402,7 @@ class SSLProtocol(sslproto.SSLProtocol):
             self._app_transport_created = True
         return self._app_transport
 
-    def get_buffer(self, n):
+    def get_buffer(RecordState self not None, n):
         want = n
         if want <= 0 or want > self.max_size:
             want = self.max_size
@@ -255,8 +411,8 @@ class SSLProtocol(sslproto.SSLProtocol):
             self._ssl_buffer_view = memoryview(self._ssl_buffer)
         return self._ssl_buffer_view
 
-    def buffer_updated(self, nbytes):
-        self._incoming.write(self._ssl_buffer_view[:nbytes])
+    def buffer_updated(RecordState self not None, nbytes):
+        _bio_write(self._incoming, self._ssl_buffer_view[:nbytes])
         state = self._state
         if state is _DO_HANDSHAKE:
             self._do_handshake()
@@ -267,23 +423,23 @@ class SSLProtocol(sslproto.SSLProtocol):
         elif state is _SHUTDOWN:
             self._do_shutdown()
 
-    def _do_read(self):
+    def _do_read(RecordState self not None):
         _do_read(self)
 
-    def _do_read__copied(self):
+    def _do_read__copied(RecordState self not None):
         _read_copied(self)
 
-    def _write_appdata(self, list_of_data):
+    def _write_appdata(RecordState self not None, list_of_data):
         _write_appdata(self, list_of_data)
 
-    def _do_write(self):
+    def _do_write(RecordState self not None):
         _do_write(self)
 
-    def _process_outgoing(self):
+    def _process_outgoing(RecordState self not None):
         _process_outgoing(self)
 
-    def _control_app_writing(self):
+    def _control_app_writing(RecordState self not None):
         _control_app_writing(self)
 
-    def _control_ssl_reading(self):
+    def _control_ssl_reading(RecordState self not None):
         _control_ssl_reading(self)

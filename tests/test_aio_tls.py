@@ -119,7 +119,8 @@ def tls():
     ca.configure_trust(client)
     stranger = ssl.create_default_context()
     trustme.CA().configure_trust(stranger)
-    return types.SimpleNamespace(server=server, client=client, stranger=stranger)
+    return types.SimpleNamespace(server=server, client=client, stranger=stranger,
+                                 ca_pem=ca.cert_pem.bytes().decode())
 
 
 @pytest.fixture(params=list(LOOPS) + ["asyncio"])
@@ -464,3 +465,171 @@ def test_loop_fixture_runs_plain_tls_client(loop, tls):
     loop.set_exception_handler(lambda loop, context: reported.append(context))
     assert loop.run_until_complete(echo_sizes(tls, [10, 70_000])) == [True, True]
     assert reported == []
+
+
+async def received_chunks(tls, size, patch_read=None):
+    """A protocol server over TLS receives `size` bytes in one write: the
+    types of what data_received got, whether the bytes are whole, and how
+    many SSLObject.read calls the patch (if any) saw."""
+    loop = asyncio.get_running_loop()
+    chunks = []
+    done = loop.create_future()
+
+    class Server(asyncio.Protocol):
+        def data_received(self, data):
+            chunks.append(data)
+            if sum(map(len, chunks)) >= size and not done.done():
+                done.set_result(None)
+
+    calls = []
+    real_read = ssl.SSLObject.read
+
+    def counting_read(self, *args):
+        calls.append(len(args))
+        return real_read(self, *args)
+
+    server = await loop.create_server(Server, "127.0.0.1", 0, ssl=tls.server)
+    _, writer = await asyncio.open_connection(
+        "127.0.0.1", server.sockets[0].getsockname()[1], ssl=tls.client,
+        server_hostname="localhost")
+    payload = bytes(range(256)) * (size // 256) + b"y" * (size % 256)
+    # Patched once connections run, so that a check made when they began
+    # cannot hide it.
+    with mock.patch.object(ssl.SSLObject, "read", counting_read) if patch_read else \
+            _nothing():
+        writer.write(payload)
+        await asyncio.wait_for(done, 20)
+    writer.close()
+    await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+    return ({type(chunk).__name__ for chunk in chunks}, b"".join(chunks) == payload,
+            bool(calls))
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_data_received_gets_bytes_of_what_was_read(tls):
+    # One record, many records, and more than max_size (256 KiB) at once.
+    for size in (1, 40_000, 600_000):
+        kinds, whole, _ = assert_same_everywhere(run_on_each(received_chunks, tls, size))
+        assert kinds == {"bytes"} and whole
+
+
+def test_a_patched_sslobject_read_is_called(tls):
+    # The compiled read calls ssl's _ssl object directly only while
+    # ssl.SSLObject's methods are the stdlib's: a patch made while the loop
+    # runs is seen.
+    assert assert_same_everywhere(run_on_each(received_chunks, tls, 50_000, True)) == (
+        {"bytes"}, True, True)
+
+
+async def protocol_attributes(tls):
+    """asyncio's per-record attributes of the server's SSLProtocol, read and
+    set from Python."""
+    loop = asyncio.get_running_loop()
+    seen = loop.create_future()
+
+    class Server(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            proto = self.transport._ssl_protocol
+            state = (proto._state, proto._write_buffer_size, len(proto._write_backlog),
+                     type(proto._incoming).__name__, type(proto._sslobj).__name__,
+                     proto._app_protocol is self, proto._app_reading_paused,
+                     proto._app_writing_paused, proto._ssl_reading_paused,
+                     proto._ssl_writing_paused, proto._conn_lost,
+                     proto._incoming_high_water > proto._incoming_low_water,
+                     proto._outgoing_high_water > proto._outgoing_low_water,
+                     len(proto._ssl_buffer) >= proto.max_size)
+            self.transport.pause_reading()
+            paused = (proto._app_reading_paused, self.transport.is_reading())
+            self.transport.resume_reading()
+            self.transport.set_write_buffer_limits(high=1000, low=10)
+            limits = (proto._outgoing_high_water, proto._outgoing_low_water)
+            self.transport.write(data)
+            seen.set_result((state, paused, limits, proto._app_reading_paused))
+
+    server = await loop.create_server(Server, "127.0.0.1", 0, ssl=tls.server)
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", server.sockets[0].getsockname()[1], ssl=tls.client,
+        server_hostname="localhost")
+    writer.write(b"ping")
+    result = await asyncio.wait_for(seen, 20)
+    echoed = await reader.readexactly(4)
+    writer.close()
+    await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+    return result, echoed
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11),
+                    reason="these are the attributes of asyncio's SSLProtocol of 3.11+")
+def test_protocol_attributes_are_asyncios(tls):
+    (state, paused, limits, resumed), echoed = assert_same_everywhere(
+        run_on_each(protocol_attributes, tls))
+    assert state == (sslproto.SSLProtocolState.WRAPPED, 0, 0, "MemoryBIO", "SSLObject",
+                     True, False, False, False, False, 0, True, True, True)
+    assert paused == (True, False) and limits == (1000, 10) and resumed is False
+    assert echoed == b"ping"
+
+
+@compiled_tls
+def test_record_state_fields_behave_as_attributes():
+    from fastsel._sslproto_c import RecordState, SSLProtocol
+
+    loop = aio.EventLoop()
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        proto = SSLProtocol(loop, asyncio.Protocol(), context, None, server_side=True)
+        assert isinstance(proto, RecordState) and isinstance(proto, sslproto.SSLProtocol)
+        assert proto._state is sslproto.SSLProtocolState.UNWRAPPED
+        assert "_state" not in vars(proto) and "_extra" in vars(proto)
+        proto._write_buffer_size = 7
+        assert proto._get_write_buffer_size() == 7  # asyncio's own method reads it
+        # The compiled methods refuse what is not an SSLProtocol.
+        with pytest.raises(TypeError):
+            SSLProtocol._do_read(None)
+    finally:
+        loop.close()
+
+
+async def echo_with_sslobject_class(tls):
+    """The client's context makes SSLObjects of a subclass that records its
+    read, write and pending calls: it must see asyncio's calls, no more."""
+    calls = []
+
+    class CountingSSLObject(ssl.SSLObject):
+        def read(self, *args):
+            calls.append("read")
+            return super().read(*args)
+
+        def write(self, data):
+            calls.append("write")
+            return super().write(data)
+
+        def pending(self):
+            calls.append("pending")
+            return super().pending()
+
+    client = ssl.create_default_context()
+    client.load_verify_locations(cadata=tls.ca_pem)
+    client.sslobject_class = CountingSSLObject
+    echoed = await echo_sizes(types.SimpleNamespace(server=tls.server, client=client),
+                              [10, 70_000])
+    return echoed, sorted(set(calls))
+
+
+def test_a_contexts_sslobject_class_is_used(tls):
+    echoed, called = assert_same_everywhere(run_on_each(echo_with_sslobject_class, tls))
+    # asyncio reads until SSLWantReadError and never asks pending().
+    assert echoed == [True, True] and called == ["read", "write"]

@@ -1,0 +1,28 @@
+cdef class RecordState:
+    # The attributes of asyncio's SSLProtocol that the per-record methods
+    # read, as C fields (see the module docstring). asyncio's own Python
+    # methods read and set them through the fields' descriptors.
+    cdef public object _state
+    cdef public object _sslobj
+    cdef public object _incoming
+    cdef public object _outgoing
+    cdef public object _transport
+    cdef public object _app_protocol
+    cdef public object _app_protocol_is_buffer
+    cdef public object _app_reading_paused
+    cdef public object _app_writing_paused
+    cdef public object _ssl_reading_paused
+    cdef public object _ssl_writing_paused
+    cdef public object _write_backlog
+    cdef public object _write_buffer_size
+    cdef public object _incoming_high_water
+    cdef public object _incoming_low_water
+    cdef public object _outgoing_high_water
+    cdef public object _outgoing_low_water
+    cdef public object _ssl_buffer
+    cdef public object _ssl_buffer_view
+    cdef public object _conn_lost
+    # The _ssl object under _sslobj as _unwrapped() last found it, and the
+    # SSLObject it was found under.
+    cdef object _unwrapped_of
+    cdef object _unwrapped_ssl
