@@ -131,6 +131,23 @@ CHANGES = {
         "is_reading() asks is_closing(), pause_reading() and the transport's "
         "_add_reader ask is_reading() (before, on the socket transport: they "
         "read _closing and _paused; _add_reader only _closing)"),
+    "create_connection_has_ssl_shutdown_timeout": (
+        (3, 11), None,
+        "create_connection and _create_connection_transport take "
+        "ssl_shutdown_timeout after ssl_handshake_timeout"),
+    "create_connection_all_errors": (
+        (3, 12), None,
+        "create_connection takes all_errors=False; when true, a failure raises "
+        "ExceptionGroup('create_connection failed', every address's errors)"),
+    "connect_sock_ignores_close_error": (
+        (3, 14), None,
+        "_connect_sock ignores an OSError from closing the socket of a failed "
+        "attempt (before: it replaces the attempt's exception)"),
+    "connection_transport_closes_socket": (
+        (3, 14), None,
+        "_create_connection_transport closes the socket when setblocking, the "
+        "protocol factory, create_future or the transport fail (before: left "
+        "open)"),
 }
 
 

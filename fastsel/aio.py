@@ -100,6 +100,12 @@ if _compiled is not None and _compiled.SUPPORTED:
         _remove_reader = _compiled.remove_reader_handle
         _add_writer = _compiled.add_writer_handle
         _remove_writer = _compiled.remove_writer_handle
+        # The client's connection path (see fastsel/_aio_connect.pxi).
+        create_connection = _compiled.create_connection
+        sock_connect = _compiled.sock_connect
+        _sock_connect = _compiled.sock_connect_step
+        _sock_connect_cb = _compiled.sock_connect_cb
+        _sock_write_done = _compiled.sock_write_done
         # Note methods replaced on the instance, which asyncio would call.
         __setattr__ = _compiled.loop_setattr
         __delattr__ = _compiled.loop_delattr
