@@ -21,6 +21,7 @@
 import builtins
 import contextvars
 import functools
+import _socket as _c_socket_module
 import socket as _socket_module
 from asyncio import selector_events
 
@@ -43,6 +44,9 @@ cdef object _partial = functools.partial
 cdef object _ExceptionGroup = getattr(builtins, "ExceptionGroup", None)
 cdef object _copy_context = contextvars.copy_context
 cdef object _inet_pton = getattr(_socket_module, "inet_pton", None)
+cdef object _SOCKET_INIT = _socket_module.socket.__init__
+cdef object _C_SOCKET_NEW = _c_socket_module.socket.__new__
+cdef object _C_SOCKET_INIT = _c_socket_module.socket.__init__
 cdef int _AF_UNSPEC = _socket_module.AF_UNSPEC
 cdef int _AF_INET = _socket_module.AF_INET
 cdef int _AF_INET6 = getattr(_socket_module, "AF_INET6", -1)
@@ -323,9 +327,16 @@ async def _connect_sock(loop, exceptions, af, address):
 
 cdef object _new_socket(object af):
     """_connect_sock's socket.socket(family=af, type=SOCK_STREAM,
-    proto=IPPROTO_TCP), made non-blocking."""
-    sock = base_events.socket.socket(family=af, type=_SOCK_STREAM,
-                                     proto=_IPPROTO_TCP)
+    proto=IPPROTO_TCP), made non-blocking. Where socket.socket and its
+    __init__ are the stdlib's, that __init__'s steps without its frame."""
+    cls = base_events.socket.socket
+    if cls is not _Socket or cls.__init__ is not _SOCKET_INIT:
+        sock = cls(family=af, type=_SOCK_STREAM, proto=_IPPROTO_TCP)
+    else:
+        sock = _C_SOCKET_NEW(cls)
+        _C_SOCKET_INIT(sock, af, _SOCK_STREAM, _IPPROTO_TCP, None)
+        sock._io_refs = 0
+        sock._closed = False
     sock.setblocking(False)
     return sock
 

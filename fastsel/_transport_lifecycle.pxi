@@ -33,25 +33,33 @@ cdef tuple _own_methods(object cls, tuple names):
 # the work of; None where this version's class has no such method.
 cdef tuple _INLINED = (
     _own_methods(transports.BaseTransport, ("__init__",))
-    + _own_methods(transports._FlowControlMixin, ("__init__",))
+    + _own_methods(transports._FlowControlMixin, ("__init__", "_set_write_buffer_limits"))
     + _own_methods(_SelectorTransport, (
         "__init__", "set_protocol", "close", "_force_close", "_call_connection_lost"))
     + _own_methods(_SelectorSocketTransport, (
         "__init__", "set_protocol", "close", "_call_connection_lost")))
 cdef object _asyncio_set_protocol = _SelectorSocketTransport.set_protocol
+cdef object _asyncio_set_write_buffer_limits = (
+    transports._FlowControlMixin._set_write_buffer_limits)
+cdef object _TransportSocket = trsock.TransportSocket
+cdef object _asyncio_transport_socket_init = trsock.TransportSocket.__init__
+cdef object _asyncio_set_result_unless_cancelled = futures._set_result_unless_cancelled
 cdef TypeCheck _lifecycle_ok
 
 
 cdef bint _asyncio_lifecycle(object cls) except -1:
     """asyncio's classes still have the methods _INLINED lists, and cls
-    (a SocketTransport class) sets its protocol with asyncio's set_protocol.
+    (a SocketTransport class) sets its protocol and its write buffer limits
+    with asyncio's set_protocol and _set_write_buffer_limits.
     Remembered until cls or one of its bases changes."""
     if type_check_remembers(&_lifecycle_ok, cls):
         return True
     for owner, name, method in _INLINED:
         if owner.__dict__.get(name) is not method:
             return False
-    if getattr(cls, "set_protocol", None) is not _asyncio_set_protocol:
+    if (getattr(cls, "set_protocol", None) is not _asyncio_set_protocol
+            or getattr(cls, "_set_write_buffer_limits", None)
+            is not _asyncio_set_write_buffer_limits):
         return False
     type_check_remember(&_lifecycle_ok, cls)
     return True
@@ -134,10 +142,12 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
     assert loop is not None
     _set(self, s, _LOOP, "_loop", loop)
     self._protocol_paused = False
-    self._set_write_buffer_limits()
+    # _set_write_buffer_limits() with its defaults
+    self._high_water = 64 * 1024
+    self._low_water = 16 * 1024
     # _SelectorTransport
     extra = self._extra
-    extra['socket'] = trsock.TransportSocket(sock)
+    extra['socket'] = _transport_socket(sock)
     try:
         extra['sockname'] = sock.getsockname()
     except OSError:
@@ -191,8 +201,53 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
     _schedule(self, self._add_reader, _get(self, s, _SOCK_FD, "_sock_fd"), self._read_ready, True)
     if waiter is not None:
         # The waiter wakes up once connection_made() has run.
-        _schedule(self, futures._set_result_unless_cancelled, waiter, None, True)
+        set_result = futures._set_result_unless_cancelled
+        if set_result is _asyncio_set_result_unless_cancelled:
+            set_result = set_result_unless_cancelled
+        _schedule(self, set_result, waiter, None, True)
     return 0
+
+
+cdef object _SOCKET_CLOSE = getattr(_Socket, "close", None)
+cdef object _SOCKET_REAL_CLOSE = getattr(_Socket, "_real_close", None)
+cdef object _C_SOCKET_CLOSE = _socket.socket.close
+cdef TypeCheck _socket_close_ok
+
+
+cdef int _close_socket(object sock) except -1:
+    """sock.close(): for a socket.socket whose close and _real_close are the
+    stdlib's, their steps without their two Python frames."""
+    if not _socket_layout_ok or type(sock) is not _Socket:
+        sock.close()
+        return 0
+    if not type_check_remembers(&_socket_close_ok, _Socket):
+        if _Socket.close is not _SOCKET_CLOSE or _Socket._real_close is not _SOCKET_REAL_CLOSE:
+            sock.close()
+            return 0
+        type_check_remember(&_socket_close_ok, _Socket)
+    sock._closed = True
+    if sock._io_refs <= 0:
+        _C_SOCKET_CLOSE(sock)
+    return 0
+
+
+def set_result_unless_cancelled(fut, result):
+    """futures._set_result_unless_cancelled (alike in every mirrored
+    version), scheduled in its place: fut's result unless it was cancelled."""
+    if fut.cancelled():
+        return
+    fut.set_result(result)
+
+
+cdef object _transport_socket(object sock):
+    """trsock.TransportSocket(sock), without a Python frame of its __init__
+    where that is asyncio's (it only keeps sock)."""
+    cls = trsock.TransportSocket
+    if cls is not _TransportSocket or cls.__init__ is not _asyncio_transport_socket_init:
+        return cls(sock)
+    wrapper = cls.__new__(cls)
+    wrapper._sock = sock
+    return wrapper
 
 
 # ------------------------------------------------------------------ closing
@@ -244,7 +299,7 @@ cdef int _selector_connection_lost(object self, object exc) except -1:
         if _get(self, s, _PROTOCOL_CONNECTED, "_protocol_connected"):
             _get(self, s, _PROTOCOL, "_protocol").connection_lost(exc)
     finally:
-        _get(self, s, _SOCK, "_sock").close()
+        _close_socket(_get(self, s, _SOCK, "_sock"))
         _set(self, s, _SOCK, "_sock", None)
         _set(self, s, _PROTOCOL, "_protocol", None)
         _set(self, s, _LOOP, "_loop", None)
