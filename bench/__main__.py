@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import machine, micro, report, runner, servers, threads, tls, wrk
+from . import churn, machine, micro, report, runner, servers, threads, tls, wrk
 from .runner import progress
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -18,14 +18,16 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 SETTINGS = {
     "quick": dict(rounds=21, micro_repeat=3, micro_batch=0.003,
                   server_repeat=3, server_batch=0.02, wrk_rounds=3, wrk_seconds=1,
-                  thread_rounds=3, thread_calls=50_000, thread_round_trips=1_000),
+                  thread_rounds=3, thread_calls=50_000, thread_round_trips=1_000,
+                  churn_clients=1000),
     "full": dict(rounds=31, micro_repeat=5, micro_batch=0.005,
                  server_repeat=7, server_batch=0.01, wrk_rounds=5, wrk_seconds=4,
                  thread_rounds=5, thread_calls=threads.CALLS,
-                 thread_round_trips=threads.ROUND_TRIPS),
+                 thread_round_trips=threads.ROUND_TRIPS, churn_clients=3000),
     "smoke": dict(rounds=1, micro_repeat=1, micro_batch=0.0005,
                   server_repeat=1, server_batch=0.0005, wrk_rounds=1, wrk_seconds=1,
-                  thread_rounds=1, thread_calls=200, thread_round_trips=20),
+                  thread_rounds=1, thread_calls=200, thread_round_trips=20,
+                  churn_clients=20),
 }
 # --smoke: every variant once at tiny sizes, to check the bench itself works.
 SMOKE_SIZES = {"sizes": [(10, 2)], "ops_fds": 10}
@@ -40,9 +42,9 @@ def parse(argv):
                         help="fewer sizes and rounds (under 2 minutes)")
     parser.add_argument("--smoke", action="store_true",
                         help="every variant once at tiny sizes (checks the bench, measures nothing)")
-    parser.add_argument("--only", choices=("micro", "servers", "threads", "wrk", "tls"),
+    parser.add_argument("--only", choices=("micro", "servers", "threads", "wrk", "tls", "churn"),
                         help="run one part only (wrk: the end-to-end servers alone; "
-                             "tls runs only when asked for)")
+                             "tls and churn run only when asked for)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="results folder (default bench/results)")
     parser.add_argument("--wrk", action="store_true",
                         help="also run the end-to-end servers, each alone under wrk")
@@ -90,8 +92,14 @@ def main(argv=None):
             settings["wrk_rounds"], settings["wrk_seconds"],
             **(SMOKE_TLS if args.smoke else {}))
         results["skipped"] += skipped
+    if args.only == "churn":
+        results["churn"] = churn.run(
+            settings["wrk_rounds"], settings["wrk_seconds"],
+            SMOKE_CONNECTIONS if args.smoke else (50, 500), settings["churn_clients"],
+            list(churn.LOOPS), results["skipped"])
     results["meta"]["elapsed_seconds"] = round(time.monotonic() - began, 1)
-    text = report.write(results, args.out) + tls.section(results.get("tls"), args.out)
+    text = (report.write(results, args.out) + tls.section(results.get("tls"), args.out)
+            + churn.section(results.get("churn"), args.out))
     progress(f"done in {results['meta']['elapsed_seconds']} s; results in {args.out}")
     print(text)
 

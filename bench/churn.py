@@ -12,6 +12,10 @@ Loops are interleaved round by round; compare ratios from one run.
 
     python -m bench.churn [--rounds R] [--seconds S] [--connections 50 500]
                           [--clients N] [--loops asyncio fastsel uvloop]
+    python -m bench --only churn [--quick | --smoke]
+
+`python -m bench --only churn` adds the table (CPU per connection and its
+ratio to uvloop's and asyncio's) to bench/results/results.md.
 """
 import argparse
 import asyncio
@@ -39,13 +43,14 @@ def new_loop(name):
     return wrk_servers.new_event_loop(name)
 
 
-def available(names):
+def available(names, skipped):
     """The loops of `names` that can be made here."""
     found = []
     for name in names:
         try:
             new_loop(name).close()
         except ImportError:
+            skipped.append(f"churn: {name} is not installed")
             print(f"churn: {name} unavailable", file=sys.stderr)
         else:
             found.append(name)
@@ -156,11 +161,46 @@ def report(title, samples):
             for name in samples}
 
 
-def run(rounds, seconds, connection_counts, clients, names):
-    """Both cases; returns {case: {loop: figures}}."""
-    names = available(names)
+def ratio(figures, name, peer):
+    """figures[name] / figures[peer] as text, "–" when either is missing."""
+    if name not in figures or peer not in figures or not figures[peer]["median_ns"]:
+        return "–"
+    return f"{figures[name]['median_ns'] / figures[peer]['median_ns']:.2f}×"
+
+
+def table(results):
+    """One row per case and loop: CPU per connection and its ratios."""
+    lines = ["| case | loop | CPU per connection | ÷ uvloop | ÷ asyncio |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    for case, figures in results.items():
+        for name, figure in figures.items():
+            micros = figure["median_ns"] / 1000
+            lines.append(f"| {case} | {name} | "
+                         f"{micros:.1f} µs | {ratio(figures, name, 'uvloop')} | "
+                         f"{ratio(figures, name, 'asyncio')} |")
+    return "\n".join(lines)
+
+
+def section(results, directory):
+    """The churn table as a Markdown section, also appended to results.md."""
+    if not results:
+        return ""
+    text = ("\n\n## Connection churn\n\nCPU per connection, median of the rounds "
+            "(server: its process under `wrk -H \"Connection: close\"`; client: the "
+            "loop's thread, `create_connection` + close):\n\n" + table(results) + "\n")
+    with open(os.path.join(directory, "results.md"), "a") as f:
+        f.write(text)
+    return text
+
+
+def run(rounds, seconds, connection_counts, clients, names, skipped=None):
+    """Both cases; returns {case: {loop: figures}}. What could not run is
+    said on stderr and appended to `skipped`."""
+    skipped = [] if skipped is None else skipped
+    names = available(names, skipped)
     results = {}
     if shutil.which("wrk") is None:
+        skipped.append("churn, server: wrk is not installed (apt-get install wrk)")
         print("churn: wrk not installed; server case skipped", file=sys.stderr)
     else:
         for connections in connection_counts:

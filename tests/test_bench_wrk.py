@@ -13,7 +13,7 @@ import tempfile
 import pytest
 
 from bench import __main__ as cli
-from bench import wrk, wrk_report, wrk_servers
+from bench import churn, wrk, wrk_report, wrk_servers
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the end-to-end bench reads /proc")
@@ -260,3 +260,48 @@ def test_servers_module_refuses_unknown_servers():
     done = subprocess.run([sys.executable, "-m", "bench.wrk_servers", "nothing", "asyncio"],
                           cwd=wrk.ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "unknown server 'nothing'" in done.stderr
+
+
+# ------------------------------------------------------------- connection churn
+
+def fake_churn_figures(**medians):
+    return {name: {"median_ns": value, "per_round_ns": [value]}
+            for name, value in medians.items()}
+
+
+def test_churn_table_gives_each_loop_its_ratios_to_uvloop_and_asyncio():
+    text = churn.table({
+        "server, 50 connections": fake_churn_figures(
+            asyncio=40_000, **{"fastsel.aio": 30_000}, uvloop=20_000),
+        "client create_connection + close": fake_churn_figures(asyncio=76_000),
+    })
+    rows = text.splitlines()[2:]
+    assert rows == [
+        "| server, 50 connections | asyncio | 40.0 µs | 2.00× | 1.00× |",
+        "| server, 50 connections | fastsel.aio | 30.0 µs | 1.50× | 0.75× |",
+        "| server, 50 connections | uvloop | 20.0 µs | 1.00× | 0.50× |",
+        "| client create_connection + close | asyncio | 76.0 µs | – | 1.00× |",
+    ]
+
+
+def test_churn_without_wrk_measures_the_client_and_says_why_not_the_server(
+        monkeypatch, tmp_path):
+    monkeypatch.setattr(churn.shutil, "which", lambda name: None)
+    cli.main(["--smoke", "--only", "churn", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert list(results["churn"]) == ["client create_connection + close"]
+    figures = results["churn"]["client create_connection + close"]
+    assert {"asyncio", "fastsel.aio"} <= set(figures)
+    assert all(f["median_ns"] > 0 for f in figures.values())
+    assert any("wrk is not installed" in reason for reason in results["skipped"])
+    assert "## Connection churn" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_churn_smoke_run_measures_server_and_client():
+    results = churn.run(rounds=1, seconds=1, connection_counts=(4,), clients=10,
+                        names=["asyncio", "fastsel.aio"])
+    assert list(results) == ["server, 4 connections", "client create_connection + close"]
+    for figures in results.values():
+        assert set(figures) == {"asyncio", "fastsel.aio"}
+        assert all(f["median_ns"] > 0 for f in figures.values())
