@@ -97,6 +97,7 @@ async def exchange(loop, host, family):
     transport.write_eof()
     while events[-1][0] != "lost":
         await asyncio.sleep(0.001)
+    await settle(loop)
     tick_task.cancel()
     server.close()
     await server.wait_closed()
@@ -406,7 +407,7 @@ def test_other_arguments_as_asyncio(kwargs):
         else:
             outcome = "connected"
             transport.close()
-            await asyncio.sleep(0.01)
+            await settle(loop)
         server.close()
         await server.wait_closed()
         return outcome, events[1:], fd_transports(loop)
@@ -453,7 +454,7 @@ def test_methods_replaced_on_the_instance_are_called():
         del loop.sock_connect, loop.create_connection
         transport, _ = await loop.create_connection(asyncio.Protocol, *address)
         transport.close()
-        await asyncio.sleep(0.01)
+        await settle(loop)
         server.close()
         await server.wait_closed()
         return calls, fd_transports(loop)
