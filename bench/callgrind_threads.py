@@ -31,12 +31,9 @@ fastsel.aio-asyncio-chain: fastsel.aio with asyncio's run_in_executor (and so
 asyncio's wrap_future and _chain_future), for the executor path's comparison.
 """
 import argparse
-import os
-import re
-import subprocess
 import sys
 
-from . import threads
+from . import callgrind, threads
 from .threads import noop
 
 CASES = ("threadsafe", "call_soon", "to_thread")
@@ -125,17 +122,7 @@ def worker(case, loop_name, n):
 
 def instructions(case, loop_name, n):
     """Instructions of a whole worker process making n operations."""
-    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-           sys.executable, "-m", "bench.callgrind_threads", "--worker",
-           case, loop_name, str(n)]
-    done = subprocess.run(cmd, capture_output=True, text=True,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
-    found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
-    if not found:
-        raise RuntimeError(f"no instruction count in:\n{done.stderr[-3000:]}")
-    return int(found.group(1))
+    return callgrind.instructions(["bench.callgrind_threads", "--worker", case, loop_name, str(n)])
 
 
 def per_operation(case, loop_name, small, large):
