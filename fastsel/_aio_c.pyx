@@ -34,7 +34,7 @@ from asyncio import base_events, events, format_helpers, futures
 from contextvars import Context
 
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
-from cpython.object cimport PyTypeObject
+from cpython.object cimport Py_TYPE, PyTypeObject
 from cpython.tuple cimport PyTuple_GET_ITEM
 
 from ._asyncio_versions import has, mirrored
@@ -97,6 +97,7 @@ cdef TypeCheck _timer_handle_type_ok
 
 
 include "includes/handle_slots.pxi"
+include "includes/loop_slots.pxi"
 
 
 cdef tuple _SELECT = (("select", (_compiled_select,)),)
@@ -159,7 +160,7 @@ def process_events(self, event_list):
     """BaseSelectorEventLoop._process_events: turn (key, mask) pairs into
     ready callbacks, dropping readers and writers that were cancelled."""
     cdef bint inline = _plain_loop(self)
-    append = self._ready.append
+    append = _lget(self, _loop_slotted(self), LOOP_READY).append
     for key, mask in event_list:
         _handle_key(self, append, key, mask, inline)
 
@@ -211,9 +212,10 @@ cdef int _wait_and_dispatch(object loop, object append, Selector selector,
     return 0
 
 
-cdef object _select_timeout(object loop, object ready, object scheduled):
+cdef object _select_timeout(object loop, bint slotted, object ready,
+                            object scheduled):
     """The timeout _run_once hands to select(): None blocks."""
-    if ready or loop._stopping:
+    if ready or _ltrue(loop, slotted, LOOP_STOPPING):
         return 0
     if not scheduled:
         return None
@@ -233,11 +235,12 @@ cdef object _select_timeout(object loop, object ready, object scheduled):
     return timeout
 
 
-cdef int _drop_cancelled_timers(object loop, object scheduled) except -1:
+cdef int _drop_cancelled_timers(object loop, bint slotted, object scheduled) except -1:
     """The timer-heap housekeeping at the start of _run_once."""
     sched_count = len(scheduled)
     if (sched_count > _MIN_SCHEDULED_TIMER_HANDLES and
-            loop._timer_cancelled_count / sched_count > _MIN_CANCELLED_FRACTION):
+            _lget(loop, slotted, LOOP_TIMER_CANCELLED_COUNT) / sched_count
+            > _MIN_CANCELLED_FRACTION):
         # Too many cancelled timers: rebuild the heap without them.
         new_scheduled = []
         for handle in scheduled:
@@ -246,12 +249,13 @@ cdef int _drop_cancelled_timers(object loop, object scheduled) except -1:
             else:
                 new_scheduled.append(handle)
         _heapify(new_scheduled)
-        loop._scheduled = new_scheduled
-        loop._timer_cancelled_count = 0
+        _lset(loop, slotted, LOOP_SCHEDULED, new_scheduled)
+        _lset(loop, slotted, LOOP_TIMER_CANCELLED_COUNT, 0)
     else:
         # Pop cancelled timers from the head of the heap.
         while scheduled and _handle_cancelled(scheduled[0]):
-            loop._timer_cancelled_count -= 1
+            _lset(loop, slotted, LOOP_TIMER_CANCELLED_COUNT,
+                  _lget(loop, slotted, LOOP_TIMER_CANCELLED_COUNT) - 1)
             handle = _pop_timer(scheduled)
             _timer_set_scheduled(handle, False)
     return 0
@@ -345,21 +349,22 @@ def run_once(self):
     cdef Py_ssize_t i, ntodo
     cdef int kind
     cdef WriteCoalescer writes
+    cdef bint slotted = _loop_slotted(self)
+    ready = _lget(self, slotted, LOOP_READY)  # never replaced
     # Before either iteration computes its timeout (see _aio_threadsafe.pxi).
-    _clear_wakeup_if_idle(self, self._ready)
-    selector = self._selector
-    coalescer = getattr(self, "_write_coalescer", None)
-    if (not SUPPORTED or self._debug or not _plain_loop(self)
+    _clear_wakeup_if_idle(self, slotted, ready)
+    selector = _lget(self, slotted, LOOP_SELECTOR)
+    coalescer = _lget_or_none(self, slotted, LOOP_WRITE_COALESCER)
+    if (not SUPPORTED or _ltrue(self, slotted, LOOP_DEBUG) or not _plain_loop(self)
             or not _plain_selector(selector)
             or not isinstance(coalescer, WriteCoalescer)):
         return _asyncio_run_once(self)
 
-    _drop_cancelled_timers(self, self._scheduled)
+    _drop_cancelled_timers(self, slotted, _lget(self, slotted, LOOP_SCHEDULED))
     # Read after the housekeeping, which may have replaced the heap; nothing
-    # else replaces it, and _ready is never replaced.
-    scheduled = self._scheduled
-    ready = self._ready
-    timeout = _select_timeout(self, ready, scheduled)
+    # else replaces it.
+    scheduled = _lget(self, slotted, LOOP_SCHEDULED)
+    timeout = _select_timeout(self, slotted, ready, scheduled)
     append = ready.append
     _wait_and_dispatch(self, append, <Selector>selector, _timeout_ms(timeout))
 
@@ -368,9 +373,9 @@ def run_once(self):
         # Strictly after now, even where the clock's resolution is below
         # the spacing of floats at now.
         now = _monotonic()
-        end_time = now + max(self._clock_resolution, _ulp(now))
+        end_time = now + max(_lget(self, slotted, LOOP_CLOCK_RESOLUTION), _ulp(now))
     else:
-        end_time = _monotonic() + self._clock_resolution
+        end_time = _monotonic() + _lget(self, slotted, LOOP_CLOCK_RESOLUTION)
     while scheduled:
         handle = scheduled[0]
         if _timer_when(handle) >= end_time:
@@ -395,7 +400,7 @@ def run_once(self):
                     continue
             elif handle._cancelled:
                 continue
-            if self._debug:
+            if _ltrue(self, slotted, LOOP_DEBUG):
                 _run_debug(self, handle)
             elif kind == PLAIN_HANDLE or kind == PLAIN_TIMER:
                 _run_handle(handle)
@@ -432,13 +437,14 @@ def call_soon(self, callback, *args, context=None):
     running that Python method. asyncio's own call_soon runs instead in debug
     mode (which records where the call came from), and whenever the loop's
     class or asyncio's Handle differ from asyncio's own."""
-    if (not _plain_call_soon_loop(self) or self._debug
+    cdef bint slotted = _loop_slotted(self)
+    if (not _plain_call_soon_loop(self) or _ltrue(self, slotted, LOOP_DEBUG)
             or not _events_has("Handle", _Handle) or not _plain_handle_class(_Handle)):
         return _asyncio_call_soon(self, callback, *args, context=context)
-    if self._closed:
+    if _ltrue(self, slotted, LOOP_CLOSED):
         raise RuntimeError('Event loop is closed')
     handle = _new_handle(self, callback, args, context)
-    _append_ready(self._ready, handle)
+    _append_ready(_lget(self, slotted, LOOP_READY), handle)
     return handle
 
 
@@ -472,7 +478,7 @@ cdef object _new_handle(object loop, object callback, tuple args, object context
 def get_debug(self):
     """BaseEventLoop.get_debug: whether the loop is in debug mode (every
     Future and Task asks when it is made)."""
-    return self._debug
+    return _lget(self, _loop_slotted(self), LOOP_DEBUG)
 
 
 def create_future(self):

@@ -169,7 +169,7 @@ async def sock_connect(self, sock, address):
     if not _plain_sock_connect_loop(self) or not _asyncio_globals():
         return await _asyncio_sock_connect(self, sock, address)
     base_events._check_ssl_socket(sock)
-    if self._debug and sock.gettimeout() != 0:
+    if _ltrue(self, _loop_slotted(self), LOOP_DEBUG) and sock.gettimeout() != 0:
         raise ValueError("the socket must be non-blocking")
 
     family = sock.family
@@ -225,7 +225,8 @@ async def _create_connection(self, protocol_factory, host, port, ssl, family,
     """BaseEventLoop.create_connection: compiled for a numeric host, asyncio's
     own otherwise (see the top of this file)."""
     infos = None
-    if (SUPPORTED and not self._debug and ssl is None and sock is None
+    if (SUPPORTED and not _ltrue(self, _loop_slotted(self), LOOP_DEBUG)
+            and ssl is None and sock is None
             and local_addr is None and server_hostname is None
             and ssl_handshake_timeout is None and ssl_shutdown_timeout is None
             and happy_eyeballs_delay is None and interleave is None

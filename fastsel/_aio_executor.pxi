@@ -31,7 +31,7 @@ def run_in_executor(self, executor, func, *args):
     asyncio's own runs in debug mode and whenever the loop's class, or the
     loop itself, differs from asyncio's in what this relies on."""
     if (not loop_keeps(&_executor_loop_type_ok, self, _EXECUTOR_HELPERS)
-            or self._debug):
+            or _ltrue(self, _loop_slotted(self), LOOP_DEBUG)):
         return _asyncio_run_in_executor(self, executor, func, *args)
     self._check_closed()
     if executor is None:

@@ -37,7 +37,7 @@ cdef bint _plain_io_loop(object loop) except -1:
     methods under the names these call, it is not in debug mode and
     asyncio's Handle is asyncio's: the steps below are then asyncio's."""
     return (SUPPORTED and loop_keeps(&_io_loop_type_ok, loop, _IO_HELPERS)
-            and not loop._debug and events.Handle is _Handle
+            and not _ltrue(loop, _loop_slotted(loop), LOOP_DEBUG) and events.Handle is _Handle
             and _plain_handle_class(_Handle))
 
 
@@ -52,14 +52,14 @@ cdef int _ensure_fd_no_transport(object loop, object fd) except -1:
             # As selectors resolves file objects.
             raise ValueError(f"Invalid file object: {fd!r}") from None
     if _LOOKUPS_USE_GET:
-        transport = loop._transports.get(fileno)
+        transport = _lget(loop, _loop_slotted(loop), LOOP_TRANSPORTS).get(fileno)
         if transport and not transport.is_closing():
             raise RuntimeError(
                 f'File descriptor {fd!r} is used by transport '
                 f'{transport!r}')
         return 0
     try:
-        transport = loop._transports[fileno]
+        transport = _lget(loop, _loop_slotted(loop), LOOP_TRANSPORTS)[fileno]
     except KeyError:
         return 0
     if not transport.is_closing():
@@ -83,10 +83,10 @@ cdef object _add_io(object loop, object fd, object callback, tuple args,
                     object context, bint read):
     """_add_reader (read) or _add_writer: a Handle for callback(*args)
     registered for fd, replacing (and cancelling) the one it had."""
-    if loop._closed:
+    if _ltrue(loop, _loop_slotted(loop), LOOP_CLOSED):
         raise RuntimeError('Event loop is closed')
     handle = _new_handle(loop, callback, args, context)
-    selector = loop._selector
+    selector = _lget(loop, _loop_slotted(loop), LOOP_SELECTOR)
     key = _registered_key(selector, fd)
     if key is None:
         if read:
@@ -109,9 +109,9 @@ cdef object _add_io(object loop, object fd, object callback, tuple args,
 cdef object _remove_io(object loop, object fd, bint read):
     """_remove_reader (read) or _remove_writer: whether fd had one, which
     is cancelled; the fd stays registered for the other direction."""
-    if loop._closed:
+    if _ltrue(loop, _loop_slotted(loop), LOOP_CLOSED):
         return False
-    selector = loop._selector
+    selector = _lget(loop, _loop_slotted(loop), LOOP_SELECTOR)
     key = _registered_key(selector, fd)
     if key is None:
         return False

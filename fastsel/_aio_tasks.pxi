@@ -31,7 +31,7 @@ cdef bint _plain_task_loop(object loop) except -1:
     asyncio's Task, with asyncio's helpers on the loop."""
     return (SUPPORTED and _tasks.Task is _Task
             and loop_keeps(&_task_loop_type_ok, loop, _TASK_HELPERS)
-            and not loop._debug)
+            and not _ltrue(loop, _loop_slotted(loop), LOOP_DEBUG))
 
 
 cdef int _set_task_name(object task, object name) except -1:
@@ -59,7 +59,7 @@ cdef int _set_task_name(object task, object name) except -1:
 
 cdef object _new_task(object loop, object coro, object name, object context):
     """create_task's steps before 3.14 once the loop is known open."""
-    factory = loop._task_factory
+    factory = _lget(loop, _loop_slotted(loop), LOOP_TASK_FACTORY)
     if factory is None:
         # The Task records no traceback outside debug mode: nothing to trim.
         if name is None and context is None:
@@ -87,9 +87,9 @@ def create_task(self, *args, **kwargs):
     if _TASK_PASSES_KWARGS:
         if 'loop' in kwargs:  # Task's own TypeError, from asyncio's call
             return _asyncio_create_task(self, *args, **kwargs)
-        if self._closed:
+        if _ltrue(self, _loop_slotted(self), LOOP_CLOSED):
             raise RuntimeError('Event loop is closed')
-        factory = self._task_factory
+        factory = _lget(self, _loop_slotted(self), LOOP_TASK_FACTORY)
         if factory is not None:
             return factory(self, coro, **kwargs)
         if not kwargs:
@@ -104,7 +104,7 @@ def create_task(self, *args, **kwargs):
         name = kwargs.get('name')
         if _TASK_TAKES_CONTEXT:
             context = kwargs.get('context')
-    if self._closed:
+    if _ltrue(self, _loop_slotted(self), LOOP_CLOSED):
         raise RuntimeError('Event loop is closed')
     return _new_task(self, coro, name, context)
 

@@ -53,13 +53,14 @@ cdef TypeCheck _threadsafe_loop_type_ok
 cdef TypeCheck _self_pipe_loop_type_ok
 
 
-cdef inline int _clear_wakeup_if_idle(object loop, object ready) except -1:
+cdef inline int _clear_wakeup_if_idle(object loop, bint slotted,
+                                      object ready) except -1:
     """The loop's half of the protocol above: with nothing ready the next
     select() may block, so calls from now on must write."""
-    # Reading first spares the loop's __setattr__ on each iteration while
-    # the flag is already down (the common case).
-    if not ready and loop._wakeup_pending:
-        loop._wakeup_pending = False
+    # Reading first spares a write on each iteration while the flag is
+    # already down (the common case).
+    if not ready and _ltrue(loop, slotted, LOOP_WAKEUP_PENDING):
+        _lset(loop, slotted, LOOP_WAKEUP_PENDING, False)
     return 0
 
 
@@ -85,7 +86,7 @@ cdef int _send_wakeup_byte(object loop) except -1:
     asyncio's does outside debug mode (debug mode runs asyncio's)."""
     cdef ssize_t n
     cdef int fd
-    csock = loop._csock
+    csock = _lget(loop, _loop_slotted(loop), LOOP_CSOCK)
     if csock is None:
         return 0
     if not _plain_socket(csock):
@@ -115,17 +116,19 @@ def call_soon_threadsafe(self, callback, *args, context=None):
     Writes to the self-pipe only when no wake-up is pending (see the
     comment at the top of this file). asyncio's own runs in debug mode and
     whenever the loop's class or asyncio's Handle differ from asyncio's."""
-    if not _coalescing_loop(self) or self._debug or not _plain_threadsafe_handle():
+    cdef bint slotted = _loop_slotted(self)
+    if (not _coalescing_loop(self) or _ltrue(self, slotted, LOOP_DEBUG)
+            or not _plain_threadsafe_handle()):
         return _asyncio_call_soon_threadsafe(self, callback, *args, context=context)
-    if self._closed:
+    if _ltrue(self, slotted, LOOP_CLOSED):
         raise RuntimeError('Event loop is closed')
     if _THREAD_SAFE_HANDLE:
         handle = _new_threadsafe_handle(self, callback, args, context)
     else:
         handle = _new_handle(self, callback, args, context)
-    _append_ready(self._ready, handle)
-    if not self._wakeup_pending:
-        self._wakeup_pending = True
+    _append_ready(_lget(self, slotted, LOOP_READY), handle)
+    if not _ltrue(self, slotted, LOOP_WAKEUP_PENDING):
+        _lset(self, slotted, LOOP_WAKEUP_PENDING, True)
         _send_wakeup_byte(self)
     return handle
 

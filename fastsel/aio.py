@@ -26,8 +26,9 @@ close and per-request methods, in a subclass of asyncio's (see
 fastsel._transport_c). Each
 does the same steps as asyncio's and hands over to asyncio's own code
 whenever it could not do exactly that. The bytes an iteration's callbacks
-write to one transport go out with one system call when they are done
-(see README, Differences).
+write to one transport go out with one system call when they are done,
+and the loop state those methods read lives in EventLoop's __slots__ (see
+README, Differences).
 """
 import asyncio
 import logging
@@ -69,6 +70,12 @@ if _compiled is not None and _compiled.SUPPORTED:
         included."""
 
         _socket_transport_class = SocketTransport
+        # The state the compiled methods read on every iteration and call,
+        # in slots that they read at their offsets (see
+        # fastsel/includes/loop_slots.pxi); a name that asyncio's classes
+        # define stays theirs.
+        __slots__ = tuple(name for name in _compiled.LOOP_SLOT_NAMES
+                          if not hasattr(_PureEventLoop, name))
 
         def __init__(self, selector=None):
             # Whether a call_soon_threadsafe() wrote to the self-pipe since
@@ -127,6 +134,8 @@ if _compiled is not None and _compiled.SUPPORTED:
                                             server)
                 transport._write_coalescer = self._write_coalescer
                 return transport
+
+    _compiled.use_loop_slots(EventLoop)
 
 else:
     if _compiled is not None:

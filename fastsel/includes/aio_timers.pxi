@@ -19,7 +19,8 @@ cdef bint _plain_timer_loop(object loop) except -1:
     mode (which checks the thread and the callback, and records where the
     call came from), with asyncio's helpers on the loop and asyncio's
     TimerHandle, whose __init__ and __lt__ are asyncio's."""
-    if not SUPPORTED or loop._debug or not loop_keeps(&_timer_loop_type_ok, loop, _TIMER_HELPERS):
+    if (not SUPPORTED or _ltrue(loop, _loop_slotted(loop), LOOP_DEBUG)
+            or not loop_keeps(&_timer_loop_type_ok, loop, _TIMER_HELPERS)):
         return False
     return (events.TimerHandle is _TimerHandle
             and class_keeps(&_timer_class_ok, _TimerHandle, _TIMER_CLASS_METHODS)
@@ -118,13 +119,14 @@ cdef object _make_timer(object loop, object when, object callback,
     """The non-debug steps of BaseEventLoop.call_at after its `when` check:
     _check_closed(), TimerHandle(when, callback, args, loop, context), the
     push on loop._scheduled."""
-    if loop._closed:
+    cdef bint slotted = _loop_slotted(loop)
+    if _ltrue(loop, slotted, LOOP_CLOSED):
         raise RuntimeError('Event loop is closed')
     timer = PyType_GenericNew(<PyTypeObject *>_TimerHandle, NULL, NULL)
     _fill_handle(timer, loop, callback, args, context)
     _slot_set(timer, SLOT_WHEN, when)
     _slot_set(timer, SLOT_SCHEDULED, False)
-    _push_timer(loop._scheduled, timer)
+    _push_timer(_lget(loop, slotted, LOOP_SCHEDULED), timer)
     _slot_set(timer, SLOT_SCHEDULED, True)
     return timer
 
@@ -156,8 +158,11 @@ def call_later(self, delay, callback, *args, context=None):
 def timer_handle_cancelled(self, handle):
     """BaseEventLoop._timer_handle_cancelled (alike in every mirrored
     version), which TimerHandle.cancel() calls."""
+    cdef bint slotted
     if handle._scheduled:
-        self._timer_cancelled_count += 1
+        slotted = _loop_slotted(self)
+        _lset(self, slotted, LOOP_TIMER_CANCELLED_COUNT,
+              _lget(self, slotted, LOOP_TIMER_CANCELLED_COUNT) + 1)
 
 
 # What making a timer relies on, with the versions it accepts.

@@ -10,6 +10,8 @@ cdef extern from "Python.h":
     int PyObject_GenericDelAttr "PyObject_GenericSetAttr"(
         object o, object name, void *null) except -1
     void *_PyType_Lookup(PyTypeObject *cls, object name)
+    ctypedef struct _DescriptorSet "PyTypeObject":
+        void *tp_descr_set
 
 # Whether any EventLoop has had an attribute set that shadows its class's.
 cdef bint _loop_shadowing_seen = False
@@ -17,8 +19,14 @@ cdef bint _loop_shadowing_seen = False
 
 cdef inline int _note_shadowing(object loop, object name) except -1:
     global _loop_shadowing_seen
+    cdef void *found
     cdef object cls = type(loop)
-    if not _loop_shadowing_seen and _PyType_Lookup(<PyTypeObject *>cls, name) != NULL:
+    if _loop_shadowing_seen:
+        return 0
+    found = _PyType_Lookup(<PyTypeObject *>cls, name)
+    # A data descriptor (EventLoop's slots, a property with a setter) takes
+    # the value itself: nothing lands in the instance's dict.
+    if found != NULL and (<_DescriptorSet *>Py_TYPE(<object>found)).tp_descr_set == NULL:
         _loop_shadowing_seen = True
     return 0
 
