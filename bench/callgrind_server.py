@@ -3,6 +3,7 @@
     python -m bench.callgrind_server [--servers protocol,streams]
                                      [--loops asyncio,fastsel.aio,uvloop]
                                      [--requests 1000,3000] [--keep DIR]
+                                     [--new-connections]
 
 For each server and event loop, the server runs in a process of its own
 under `valgrind --tool=callgrind` (on this interpreter, sys.executable),
@@ -10,7 +11,10 @@ and this process, uninstrumented, is its client: one connection, one request
 at a time, each answered before the next is sent. The figure is
 (I(many) - I(few)) / (many - few), where I(n) is the instructions the
 server's process ran in all when it served n requests: start-up, the
-connection and shutdown are the same in both runs and drop out.
+connection and shutdown are the same in both runs and drop out. With
+--new-connections each request comes on a connection of its own, which the
+client closes once the response is in: the figure is then a connection's
+whole cost to the server (accept, transport, request, close).
 
 A loop whose module is missing is skipped, saying so. With --keep, the
 callgrind output files stay in DIR (callgrind_annotate --inclusive=yes
@@ -59,9 +63,17 @@ def serve(server, loop_name):
     loop.close()
 
 
-def exchange(port, requests):
-    """Send `requests` requests over one connection, each after the previous
-    response has arrived whole."""
+def exchange(port, requests, new_connections=False):
+    """Send `requests` requests, each after the previous response has
+    arrived whole: over one connection, or each on a new one."""
+    if new_connections:
+        for _ in range(requests):
+            _exchange_on_one(port, 1)
+    else:
+        _exchange_on_one(port, requests)
+
+
+def _exchange_on_one(port, requests):
     response_size = len(wrk_servers.RESPONSE)
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -75,7 +87,7 @@ def exchange(port, requests):
                 received += len(chunk)
 
 
-def instructions(server, loop_name, requests, out_file):
+def instructions(server, loop_name, requests, out_file, new_connections=False):
     """Instructions the server's process ran, serving `requests` requests."""
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
                os.path.realpath(sys.executable), "-m", "bench.callgrind_server",
@@ -91,7 +103,7 @@ def instructions(server, loop_name, requests, out_file):
         if not line.startswith("ready "):
             raise RuntimeError(f"server did not start: {line!r} "
                                f"{process.stderr.read().decode()[-2000:]}")
-        exchange(int(line.split()[1]), requests)
+        exchange(int(line.split()[1]), requests, new_connections)
         _, stderr = process.communicate(timeout=600)  # closes stdin: the server stops
     finally:
         if process.poll() is None:
@@ -124,11 +136,14 @@ def main(argv):
     parser.add_argument("--requests", default="1000,3000",
                         help="FEW,MANY requests (default 1000,3000)")
     parser.add_argument("--keep", help="keep the callgrind output files in this folder")
+    parser.add_argument("--new-connections", action="store_true",
+                        help="each request on a connection of its own")
     args = parser.parse_args(argv)
     few, many = (int(n) for n in args.requests.split(","))
     folder = args.keep or tempfile.mkdtemp(prefix="callgrind-server-")
     os.makedirs(folder, exist_ok=True)
-    print(f"Python {sys.version.split()[0]}; instructions per request "
+    unit = "connection" if args.new_connections else "request"
+    print(f"Python {sys.version.split()[0]}; instructions per {unit} "
           f"= (I({many}) - I({few})) / {many - few}")
     for server in args.servers.split(","):
         for loop_name in args.loops.split(","):
@@ -138,7 +153,8 @@ def main(argv):
             counts = []
             for n in (few, many):
                 out_file = os.path.join(folder, f"callgrind.{server}.{loop_name}.{n}")
-                counts.append(instructions(server, loop_name, n, out_file))
+                counts.append(instructions(server, loop_name, n, out_file,
+                                           args.new_connections))
             per_request = (counts[1] - counts[0]) / (many - few)
             print(f"{server:10} {loop_name:12} {per_request:10,.0f}", flush=True)
     if not args.keep:

@@ -16,7 +16,7 @@ What threads feeding the loop go through (call_soon_threadsafe,
 _read_from_self, run_in_executor) is in _aio_threadsafe.pxi and
 _aio_executor.pxi; create_task is in _aio_tasks.pxi; add_reader,
 remove_reader, add_writer, remove_writer and the underscored methods behind
-them are in _aio_readers.pxi.
+them are in _aio_readers.pxi, _make_socket_transport in _aio_transports.pxi.
 
 Whenever an iteration cannot be sure it would do exactly what asyncio does
 (debug mode, a selector that is not a plain compiled fastsel one, a loop
@@ -40,7 +40,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM
 from ._asyncio_versions import has, mirrored
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
 from .includes.overrides cimport class_keeps, instance_keeps
-from ._transport_c cimport WriteCoalescer
+from ._transport_c cimport WriteCoalescer, new_socket_transport
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
 # Whether this interpreter's asyncio is one this module mirrors, and how it
@@ -499,4 +499,5 @@ include "_aio_threadsafe.pxi"
 include "_aio_executor.pxi"
 include "_aio_tasks.pxi"
 include "_aio_readers.pxi"
+include "_aio_transports.pxi"
 include "_aio_connect.pxi"

@@ -98,11 +98,11 @@ cdef object _add_io(object loop, object fd, object callback, tuple args,
     if read:
         selector.modify(fd, mask | _SELECTOR_READ, (handle, writer))
         if reader is not None:
-            reader.cancel()
+            _cancel_handle(reader)
     else:
         selector.modify(fd, mask | _SELECTOR_WRITE, (reader, handle))
         if writer is not None:
-            writer.cancel()
+            _cancel_handle(writer)
     return handle
 
 
@@ -125,7 +125,7 @@ cdef object _remove_io(object loop, object fd, bint read):
         selector.modify(fd, mask, (reader, None))
     handle = reader if read else writer
     if handle is not None:
-        handle.cancel()
+        _cancel_handle(handle)
         return True
     return False
 

@@ -12,3 +12,14 @@ cdef class WriteCoalescer:
     cdef int hold(self) except -1
     cdef int add(self, object transport) except -1
     cdef int flush(self) except -1
+
+
+# SocketTransport(loop, sock, protocol, waiter, extra, server[, context]),
+# writing through the loop's WriteCoalescer (fastsel.aio's
+# _make_socket_transport).
+cdef object new_socket_transport(object loop, object sock, object protocol,
+                                 object waiter, object extra, object server,
+                                 object context, object coalescer)
+
+# sock.accept() (what asyncio's accept loop calls).
+cdef object accept_socket(object sock)

@@ -5,8 +5,8 @@ SocketTransport is asyncio's own _SelectorSocketTransport (a subclass of it:
 same attributes, same close/pause/flow control/sendfile code) in which the
 methods that run for every request are compiled: _read_ready,
 _read_ready__data_received (protocols), _read_ready__get_buffer (buffered
-protocols, TLS among them), write and is_closing, and those of flow
-control on reading: is_reading, pause_reading, resume_reading and
+protocols, TLS among them), _read_ready__on_eof, write and is_closing, and
+those of flow control on reading: is_reading, pause_reading, resume_reading and
 _add_reader (see _transport_reading.pxi). Each does the steps of
 the running CPython's version in the same order, with the same checks,
 exceptions and messages; the differences between versions are listed in
@@ -36,7 +36,7 @@ from asyncio import constants, selector_events
 
 from cpython.exc cimport PyErr_Clear
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyTypeObject
 from cpython.pythread cimport PyThread_get_thread_ident
 
 from ._asyncio_versions import has
@@ -62,6 +62,7 @@ cdef extern from "Python.h":
     bint PyByteArray_CheckExact(object)
     Py_ssize_t Py_SIZE(object)
     Py_ssize_t PyLong_AsSsize_t(object)
+    object PyType_GenericNew(PyTypeObject *type, void *args, void *kwds)
 
 
 # ------------------------------------------------ recv and send on the fd
@@ -70,6 +71,7 @@ cdef object _Socket = socket.socket
 cdef object _SOCKET_RECV = _socket.socket.recv
 cdef object _SOCKET_SEND = _socket.socket.send
 cdef TypeCheck _socket_methods_ok
+cdef TypeCheck _construction_ok
 # Whether includes/sockets.h matches this interpreter's socket objects
 # (checked at the end of this module's import).
 cdef bint _socket_layout_ok = False
@@ -189,6 +191,29 @@ cdef int _read_ready_data(object transport) except -1:
     except BaseException as exc:
         transport._fatal_error(
             exc, 'Fatal error: protocol.data_received() call failed.')
+    return 0
+
+
+cdef int _read_eof(object transport) except -1:
+    """_SelectorSocketTransport._read_ready__on_eof (alike in every mirrored
+    version): the protocol's eof_received() decides between closing and
+    only no longer reading."""
+    cdef bint s = _slotted(transport)
+    loop = _get(transport, s, _LOOP, "_loop")
+    if loop.get_debug():
+        selector_events.logger.debug("%r received EOF", transport)
+    try:
+        keep_open = _get(transport, s, _PROTOCOL, "_protocol").eof_received()
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        transport._fatal_error(
+            exc, 'Fatal error: protocol.eof_received() call failed.')
+        return 0
+    if keep_open:
+        loop._remove_reader(_get(transport, s, _SOCK_FD, "_sock_fd"))
+    else:
+        transport.close()
     return 0
 
 
@@ -524,8 +549,7 @@ class SocketTransport(_Base):
 
     def __new__(cls, *args, **kwargs):
         self = _Base.__new__(cls)
-        for name, value in _SLOT_DEFAULTS:
-            setattr(self, name, value)
+        _set_slot_defaults(self)
         return self
 
     if _HAS_CONTEXT:
@@ -579,6 +603,9 @@ class SocketTransport(_Base):
     def _read_ready__get_buffer(self):
         _read_ready_buffer(self)
 
+    def _read_ready__on_eof(self):
+        _read_eof(self)
+
     def write(self, data):
         _write(self, data)
 
@@ -620,5 +647,45 @@ class SocketTransport(_Base):
 
 _socket_layout_ok = _socket_layout_matches()
 _init_slots(SocketTransport)
+cdef object _SocketTransport = SocketTransport
+cdef object _own_new = SocketTransport.__dict__["__new__"]
+cdef object _own_init = SocketTransport.__dict__["__init__"]
+
+
+cdef bint _plain_construction(object cls) except -1:
+    """Making cls(...) runs SocketTransport's own __new__ and __init__, with
+    asyncio's lifecycle: what new_socket_transport does in their place.
+    Remembered until the class or a base changes."""
+    if type_check_remembers(&_construction_ok, cls):
+        return True
+    if (cls.__dict__.get("__new__") is not _own_new
+            or cls.__dict__.get("__init__") is not _own_init
+            or not _asyncio_lifecycle(cls)):
+        return False
+    type_check_remember(&_construction_ok, cls)
+    return True
+
+
+cdef object new_socket_transport(object loop, object sock, object protocol,
+                                 object waiter, object extra, object server,
+                                 object context, object coalescer):
+    """SocketTransport(loop, sock, protocol, waiter, extra, server[,
+    context]) writing through `coalescer` (the loop's WriteCoalescer), made
+    without the Python frames of its __new__ and __init__ where those are
+    SocketTransport's own."""
+    cls = _SocketTransport
+    if _plain_construction(cls):
+        transport = PyType_GenericNew(<PyTypeObject *>cls, NULL, NULL)
+        _set_slot_defaults(transport)
+        _init_transport(transport, loop, sock, protocol, waiter, extra, server,
+                        context)
+    elif _HAS_CONTEXT:
+        transport = cls(loop, sock, protocol, waiter, extra, server,
+                        context=context)
+    else:
+        transport = cls(loop, sock, protocol, waiter, extra, server)
+    _set(transport, _slotted(transport), _WRITE_COALESCER, "_write_coalescer",
+         coalescer)
+    return transport
 _DATA_RECEIVED = SocketTransport.__dict__["_read_ready__data_received"]
 _GET_BUFFER = SocketTransport.__dict__["_read_ready__get_buffer"]

@@ -231,6 +231,48 @@ cdef int _close_socket(object sock) except -1:
     return 0
 
 
+cdef object _SOCKET_ACCEPT = getattr(_Socket, "accept", None)
+cdef object _SOCKET_INIT = getattr(_Socket, "__init__", None)
+cdef object _C_SOCKET_ACCEPT = getattr(_socket.socket, "_accept", None)
+cdef object _C_SOCKET_NEW = _socket.socket.__new__
+cdef object _C_SOCKET_INIT = _socket.socket.__init__
+# socket.py's globals, which its accept() looks up when it runs.
+cdef dict _socket_globals = socket.__dict__
+cdef TypeCheck _socket_accept_ok
+
+
+cdef object accept_socket(object sock):
+    """sock.accept(): for a socket.socket whose accept, _accept, __init__
+    and family/type/proto properties are the stdlib's, their steps without
+    their Python frames (and the IntEnum conversions that only feed
+    _socket.socket.__init__, which takes the ints)."""
+    cdef fastsel_socket *s
+    if (not _reads_socket_fields(sock)
+            or _socket_globals.get("socket") is not _Socket):
+        return sock.accept()
+    if not type_check_remembers(&_socket_accept_ok, _Socket):
+        if (_Socket.accept is not _SOCKET_ACCEPT or _Socket.__init__ is not _SOCKET_INIT
+                or _Socket._accept is not _C_SOCKET_ACCEPT):
+            return sock.accept()
+        type_check_remember(&_socket_accept_ok, _Socket)
+    fd, addr = _C_SOCKET_ACCEPT(sock)
+    s = <fastsel_socket *>sock
+    conn = _C_SOCKET_NEW(_Socket)
+    _C_SOCKET_INIT(conn, s.family, s.type, s.proto, fd)
+    conn._io_refs = 0
+    conn._closed = False
+    # A listening socket with a timeout: the new one blocks (gettimeout()
+    # is None when blocking, 0.0 when not).
+    if _socket_globals["getdefaulttimeout"]() is None and s.timeout_ns > 0:
+        conn.setblocking(True)
+    return conn, addr
+
+
+def _accept_for_tests(sock):
+    """accept_socket(sock) (tests)."""
+    return accept_socket(sock)
+
+
 def set_result_unless_cancelled(fut, result):
     """futures._set_result_unless_cancelled (alike in every mirrored
     version), scheduled in its place: fut's result unless it was cancelled."""

@@ -75,6 +75,9 @@ cdef Py_ssize_t _WRITE_READY = -1, _BUFFER_SIZE = -1, _CONTEXT = -1
 cdef Py_ssize_t _WRITE_COALESCER = -1, _HELD_WRITES = -1, _HELD_SIZE = -1
 cdef Py_ssize_t _LOOP = -1, _HIGH_WATER = -1
 
+# (offset, value) for each of _SLOT_DEFAULTS, once the offsets are known.
+cdef list _slot_default_offsets = []
+
 # name -> the member descriptor that SocketTransport finds under it (its
 # own slots, and the base classes' _loop and _high_water).
 cdef dict _descriptors = {}
@@ -125,6 +128,7 @@ cdef int _init_slots(object cls) except -1:
     _HELD_SIZE = offsets["_held_size"]
     _LOOP = offsets["_loop"]
     _HIGH_WATER = offsets["_high_water"]
+    _slot_default_offsets[:] = [(offsets[name], value) for name, value in _SLOT_DEFAULTS]
     _SlotClass = cls
     return 0
 
@@ -193,4 +197,17 @@ cdef inline int _set(object transport, bint slotted, Py_ssize_t offset, str name
         Py_XDECREF(old)
         return 0
     setattr(transport, name, value)
+    return 0
+
+
+cdef int _set_slot_defaults(object transport) except -1:
+    """Give a new transport what it has under the slot names before its
+    __init__ runs (_SLOT_DEFAULTS)."""
+    cdef Py_ssize_t offset
+    if _slotted(transport):
+        for offset, value in _slot_default_offsets:
+            _set(transport, True, offset, "", value)
+    else:
+        for name, value in _SLOT_DEFAULTS:
+            setattr(transport, name, value)
     return 0

@@ -59,8 +59,6 @@ if _compiled is not None and _compiled.SUPPORTED:
     from ._tls import COMPILED_TLS, TLSMixin
     from ._transport_c import SocketTransport, WriteCoalescer
 
-    _CHECKS_FD_HAS_NO_TRANSPORT = _asyncio_versions.has("checks_fd_has_no_transport")
-    _TRANSPORT_HAS_CONTEXT = _asyncio_versions.has("transport_has_context")
     # TLS with fastsel's compiled SSLProtocol where it exists (see _tls).
     _TLS_BASES = (TLSMixin,) if COMPILED_TLS else ()
 
@@ -94,6 +92,7 @@ if _compiled is not None and _compiled.SUPPORTED:
         create_future = _compiled.create_future
         get_debug = _compiled.get_debug
         _accept_connection = accept_connection
+        _make_socket_transport = _compiled.make_socket_transport
         time = _compiled.time
         call_later = _compiled.call_later
         call_at = _compiled.call_at
@@ -117,23 +116,6 @@ if _compiled is not None and _compiled.SUPPORTED:
         __setattr__ = _compiled.loop_setattr
         __delattr__ = _compiled.loop_delattr
 
-        if _TRANSPORT_HAS_CONTEXT:
-            def _make_socket_transport(self, sock, protocol, waiter=None, *,
-                                       extra=None, server=None, context=None):
-                self._ensure_fd_no_transport(sock)
-                transport = SocketTransport(self, sock, protocol, waiter, extra,
-                                            server, context=context)
-                transport._write_coalescer = self._write_coalescer
-                return transport
-        else:
-            def _make_socket_transport(self, sock, protocol, waiter=None, *,
-                                       extra=None, server=None):
-                if _CHECKS_FD_HAS_NO_TRANSPORT:
-                    self._ensure_fd_no_transport(sock)
-                transport = SocketTransport(self, sock, protocol, waiter, extra,
-                                            server)
-                transport._write_coalescer = self._write_coalescer
-                return transport
 
     _compiled.use_loop_slots(EventLoop)
 

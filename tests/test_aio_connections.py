@@ -250,15 +250,21 @@ def test_streams_as_asyncio():
 
 
 def test_compiled_accept_path_is_used():
-    """fastsel's loop runs none of asyncio's Python accept and transport
-    construction methods (asyncio's loop runs them all)."""
+    """fastsel's loop runs none of asyncio's Python accept, transport
+    construction, end-of-file and reader removal methods, nor the stdlib's
+    socket.accept (asyncio's loop runs them all)."""
     import sys
+    from asyncio import events
     from asyncio import selector_events as se
 
     watched = [se.BaseSelectorEventLoop._accept_connection,
                se.BaseSelectorEventLoop._accept_connection2,
+               se.BaseSelectorEventLoop._make_socket_transport,
                se._SelectorSocketTransport.__init__,
-               se._SelectorTransport._call_connection_lost]
+               se._SelectorSocketTransport._read_ready__on_eof,
+               se._SelectorTransport._call_connection_lost,
+               events.Handle.cancel,
+               socket.socket.accept]
     codes = [f.__code__ for f in watched]
     for name, factory in LOOPS.items():
         counts = [0] * len(codes)
@@ -275,7 +281,7 @@ def test_compiled_accept_path_is_used():
             sys.setprofile(None)
             loop.close()
         compiled = name == "fastsel" and fastsel.IMPLEMENTATION == "c"
-        assert (counts == [0, 0, 0, 0]) if compiled else all(counts), (name, counts)
+        assert (counts == [0] * len(codes)) if compiled else all(counts), (name, counts)
 
 
 async def storm(loop, count, concurrency):
@@ -408,3 +414,63 @@ def test_cpython_server_stream_and_connection_suites():
     proc = subprocess.run([sys.executable, "-c", RUN_ON_FASTSEL, *modules],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+async def accepted_sockets(loop, host):
+    """What a server's protocol sees of its accepted sockets."""
+    seen = []
+
+    class Looking(asyncio.Protocol):
+        def connection_made(self, transport):
+            sock = transport.get_extra_info("socket")
+            seen.append((sock.family, sock.type, sock.proto, sock.gettimeout(),
+                         transport.get_extra_info("peername") == client_name))
+            transport.close()
+
+    server = await loop.create_server(Looking, host, 0)
+    client = socket.create_connection(server.sockets[0].getsockname()[:2])
+    client_name = client.getsockname()
+    while not seen:
+        await asyncio.sleep(0.01)
+    client.close()
+    server.close()
+    await server.wait_closed()
+    return seen
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_accepted_sockets_as_asyncio(host):
+    if host == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        seen = same_everywhere(run_on_each(accepted_sockets, host))
+    except OSError as exc:  # no IPv6 on this host's loopback
+        pytest.skip(str(exc))
+    assert seen[0][3] == 0.0 and seen[0][4]
+
+
+@pytest.mark.skipif(fastsel.IMPLEMENTATION != "c",
+                    reason="the compiled implementation is not live")
+@pytest.mark.parametrize("default_timeout", [None, 3.0])
+@pytest.mark.parametrize("listener_timeout", [None, 0.0, 5.0])
+def test_compiled_accept_as_the_stdlibs(default_timeout, listener_timeout):
+    """The accept that asyncio's accept loop calls, compiled, gives what
+    socket.socket.accept gives, down to the new socket's timeout."""
+    from fastsel import _transport_c
+
+    previous = socket.getdefaulttimeout()
+    results = []
+    try:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            socket.setdefaulttimeout(default_timeout)
+            listener.settimeout(listener_timeout)
+            for accept in (socket.socket.accept, _transport_c._accept_for_tests):
+                with socket.create_connection(listener.getsockname()) as client:
+                    conn, address = accept(listener)
+                    with conn:
+                        results.append((type(conn), conn.family, conn.type, conn.proto,
+                                        conn.gettimeout(), address == client.getsockname()))
+    finally:
+        socket.setdefaulttimeout(previous)
+    assert results[0] == results[1]
+    assert results[0][-1]

@@ -109,7 +109,7 @@ def io_scenario(loop):
         step(loop.add_reader(fd, callback, 1))
         first = loop._selector.get_key(fd).data[0]
         step(loop.add_reader(a, other_callback, 2, 3))  # replaces: first cancelled
-        step(first._cancelled)
+        step((first._cancelled, first._callback, first._args, first._repr))
         step(loop.add_writer(fd, callback))
         writer = loop._selector.get_key(fd).data[1]
         step(loop.add_writer(fd, other_callback, "w"))
@@ -138,6 +138,26 @@ def io_scenario(loop):
 def test_readers_and_writers_as_asyncio(loops):
     reference, loop = loops
     assert io_scenario(loop) == io_scenario(reference)
+
+
+def test_replaced_reader_in_debug_mode_as_asyncio(loops):
+    """A cancelled handle keeps its description in debug mode."""
+    def scenario(loop):
+        a, b = socket.socketpair()
+        try:
+            loop.set_debug(True)
+            loop.add_reader(a, callback, 1)
+            first = loop._selector.get_key(a.fileno()).data[0]
+            loop.remove_reader(a)
+            return first._cancelled, first._callback, normalized(first._repr)
+        finally:
+            loop.set_debug(False)
+            a.close()
+            b.close()
+
+    reference, loop = loops
+    assert scenario(loop) == scenario(reference)
+    assert "callback" in scenario(reference)[2]
 
 
 def test_callbacks_run_as_asyncio(loops):

@@ -285,3 +285,69 @@ def test_base_slots_stay_asyncio_slots():
         assert owner in (transports.BaseTransport, transports._FlowControlMixin)
         found = next(c for c in FASTSEL_TRANSPORT.__mro__ if name in vars(c))
         assert found is owner
+
+
+def test_made_transport_as_asyncio_makes_it():
+    """loop._make_socket_transport(...) called directly, as asyncio's own
+    servers and connections call it: connection_made, the reader and the
+    waiter in asyncio's order; a second transport on the same fd refused
+    where the version checks it (3.12+); extra and server kept."""
+    async def scenario(loop):
+        ours, theirs = socket.socketpair()
+        with theirs:
+            theirs.setblocking(False)
+            protocol = Recorder(loop)
+            waiter = loop.create_future()
+            transport = loop._make_socket_transport(
+                ours, protocol, waiter, extra={"peername": "here"})
+            made = {name: describe(transport, name, loop, ours, protocol)
+                    for name in NAMES}
+            await waiter
+            try:
+                loop._make_socket_transport(ours, Recorder(loop))
+                second = "accepted"
+            except RuntimeError as exc:
+                second = "used by transport" in str(exc)
+            await loop.sock_sendall(theirs, b"ping")
+            await asyncio.sleep(0.01)
+            transport.write(b"pong")
+            received = await receive(loop, theirs, 4)
+            extra = transport.get_extra_info("peername")
+            transport.close()
+            await asyncio.wait_for(protocol.lost, 10)
+            return made, second, received, extra, protocol.log
+
+    expected, got = on_both(scenario)
+    assert got == expected
+    assert got[2:4] == (b"pong", "here")
+
+
+def test_made_transport_honours_patched_construction():
+    """The class's __init__ and the loop's _ensure_fd_no_transport replaced
+    (mock.patch.object) are called by _make_socket_transport, as asyncio's
+    calls them."""
+    async def scenario(loop):
+        cls = transport_class(loop)
+        calls = []
+        init = cls.__init__
+
+        def logged_init(self, *args, **kwargs):
+            calls.append("__init__")
+            init(self, *args, **kwargs)
+
+        def logged_check(fd):
+            calls.append("_ensure_fd_no_transport")
+
+        ours, theirs = socket.socketpair()
+        with theirs, mock.patch.object(cls, "__init__", logged_init), \
+                mock.patch.object(loop, "_ensure_fd_no_transport", logged_check):
+            protocol = Recorder(loop)
+            transport = loop._make_socket_transport(ours, protocol)
+            await asyncio.sleep(0)
+            transport.close()
+            await asyncio.wait_for(protocol.lost, 10)
+        return calls, protocol.log
+
+    expected, got = on_both(scenario)
+    assert got == expected
+    assert "__init__" in got[0]

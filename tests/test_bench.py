@@ -444,3 +444,58 @@ def test_callgrind_harness_lists_python_calls_per_request():
     counts = {line.split()[1]: float(line.split()[0])
               for line in result.stdout.splitlines()[1:] if line.strip()}
     assert counts["HelloProtocol.data_received"] == 1.0
+
+
+def test_callgrind_connect_client_side():
+    """What bench.callgrind_connect runs under valgrind, run without it:
+    each case makes its connections, one after the other."""
+    import socket
+    import subprocess
+    import threading
+
+    from bench import callgrind_connect
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    accepted = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def accept_and_count():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                accepted.append(1)
+                conn.close()
+
+        threading.Thread(target=accept_and_count, daemon=True).start()
+        port = str(listener.getsockname()[1])
+        for case in callgrind_connect.CASES:
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.callgrind_connect", "connect", case,
+                 "asyncio", port, "5"],
+                capture_output=True, text=True, cwd=root, timeout=120)
+            assert done.returncode == 0, done.stderr
+    assert len(accepted) == 5 * len(callgrind_connect.CASES)
+
+
+def test_callgrind_server_new_connections():
+    """bench.callgrind_server's server answers requests that each come on a
+    connection of their own (--new-connections), then stops on EOF."""
+    import subprocess
+
+    from bench import callgrind_server
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.callgrind_server", "serve", "protocol", "asyncio"],
+        cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = server.stdout.readline().decode()
+        assert line.startswith("ready "), server.stderr.read()
+        callgrind_server.exchange(int(line.split()[1]), 5, new_connections=True)
+        _, stderr = server.communicate(timeout=60)
+        assert server.returncode == 0, stderr
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

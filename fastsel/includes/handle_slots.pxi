@@ -209,6 +209,27 @@ cdef inline bint _handle_cancelled(object handle) except -1:
     return bool(handle._cancelled)
 
 
+cdef object _asyncio_handle_cancel = events.Handle.cancel
+
+
+cdef int _cancel_handle(object handle) except -1:
+    """handle.cancel(): for asyncio's Handle with asyncio's cancel (alike in
+    every mirrored version), its steps without its frame."""
+    if (_handle_kind(type(handle)) != PLAIN_HANDLE
+            or _Handle.cancel is not _asyncio_handle_cancel):
+        handle.cancel()
+        return 0
+    if _slot_true(handle, SLOT_CANCELLED):
+        return 0
+    _slot_set(handle, SLOT_CANCELLED, True)
+    if _slot_get(handle, SLOT_LOOP).get_debug():
+        # What asyncio keeps in debug mode to describe the callback later.
+        _slot_set(handle, SLOT_REPR, repr(handle))
+    _slot_set(handle, SLOT_CALLBACK, None)
+    _slot_set(handle, SLOT_ARGS, None)
+    return 0
+
+
 cdef int _fill_handle(object handle, object loop, object callback, tuple args,
                       object context) except -1:
     """Handle.__init__(handle, callback, args, loop, context) outside debug
