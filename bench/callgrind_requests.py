@@ -113,6 +113,24 @@ def client(port, connections, warmup, requests, control, ack):
 
 # ----------------------------------------------------------------- the server
 
+def qualified_name(frame):
+    """The qualified name of the function a frame runs (before 3.11, whose
+    code objects have no co_qualname: the class of its `self` or `cls`
+    argument, where it has one, before the function's name)."""
+    code = frame.f_code
+    if hasattr(code, "co_qualname"):
+        return code.co_qualname
+    if code.co_argcount and code.co_varnames[0] in ("self", "cls"):
+        owner = frame.f_locals.get(code.co_varnames[0])
+        if owner is not None:
+            owner = owner if isinstance(owner, type) else type(owner)
+            for klass in owner.__mro__:
+                function = klass.__dict__.get(code.co_name)
+                if getattr(function, "__code__", None) is code:
+                    return f"{klass.__qualname__}.{code.co_name}"
+    return code.co_name
+
+
 def serve(server, loop_name, toggle_library, connections, warmup, requests, calls):
     """Start `server` on `loop_name`, run the client against it; print the
     Python calls per request when `calls`."""
@@ -130,8 +148,7 @@ def serve(server, loop_name, toggle_library, connections, warmup, requests, call
     def profile(frame, event, arg):
         if event == "call":
             code = frame.f_code
-            counts[(code.co_filename, code.co_firstlineno, code.co_qualname
-                    if hasattr(code, "co_qualname") else code.co_name)] += 1
+            counts[(code.co_filename, code.co_firstlineno, qualified_name(frame))] += 1
 
     def on_control():
         byte = os.read(control_r, 1)

@@ -15,6 +15,7 @@ import ssl
 import sys
 import threading
 import types
+import warnings
 import weakref
 from asyncio import sslproto
 from unittest import mock
@@ -102,7 +103,10 @@ globals().update(_cpython_cases())
 
 
 def teardown_module():
-    asyncio.set_event_loop_policy(None)
+    with warnings.catch_warnings():
+        # Deprecated from 3.14 on, as asyncio's policies are.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_event_loop_policy(None)
 
 
 # ------------------------------------------------ certificates and helpers
