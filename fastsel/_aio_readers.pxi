@@ -83,10 +83,11 @@ cdef object _add_io(object loop, object fd, object callback, tuple args,
                     object context, bint read):
     """_add_reader (read) or _add_writer: a Handle for callback(*args)
     registered for fd, replacing (and cancelling) the one it had."""
-    if _ltrue(loop, _loop_slotted(loop), LOOP_CLOSED):
+    cdef bint slotted = _loop_slotted(loop)
+    if _ltrue(loop, slotted, LOOP_CLOSED):
         raise RuntimeError('Event loop is closed')
     handle = _new_handle(loop, callback, args, context)
-    selector = _lget(loop, _loop_slotted(loop), LOOP_SELECTOR)
+    selector = _lget(loop, slotted, LOOP_SELECTOR)
     key = _registered_key(selector, fd)
     if key is None:
         if read:
@@ -109,9 +110,10 @@ cdef object _add_io(object loop, object fd, object callback, tuple args,
 cdef object _remove_io(object loop, object fd, bint read):
     """_remove_reader (read) or _remove_writer: whether fd had one, which
     is cancelled; the fd stays registered for the other direction."""
-    if _ltrue(loop, _loop_slotted(loop), LOOP_CLOSED):
+    cdef bint slotted = _loop_slotted(loop)
+    if _ltrue(loop, slotted, LOOP_CLOSED):
         return False
-    selector = _lget(loop, _loop_slotted(loop), LOOP_SELECTOR)
+    selector = _lget(loop, slotted, LOOP_SELECTOR)
     key = _registered_key(selector, fd)
     if key is None:
         return False

@@ -83,13 +83,14 @@ def create_task(self, *args, **kwargs):
     returns it (or what the loop's task factory returns)."""
     if len(args) != 1 or not _plain_task_loop(self):
         return _asyncio_create_task(self, *args, **kwargs)
+    cdef bint slotted = _loop_slotted(self)
     coro = (<tuple>args)[0]
     if _TASK_PASSES_KWARGS:
         if 'loop' in kwargs:  # Task's own TypeError, from asyncio's call
             return _asyncio_create_task(self, *args, **kwargs)
-        if _ltrue(self, _loop_slotted(self), LOOP_CLOSED):
+        if _ltrue(self, slotted, LOOP_CLOSED):
             raise RuntimeError('Event loop is closed')
-        factory = _lget(self, _loop_slotted(self), LOOP_TASK_FACTORY)
+        factory = _lget(self, slotted, LOOP_TASK_FACTORY)
         if factory is not None:
             return factory(self, coro, **kwargs)
         if not kwargs:
@@ -104,7 +105,7 @@ def create_task(self, *args, **kwargs):
         name = kwargs.get('name')
         if _TASK_TAKES_CONTEXT:
             context = kwargs.get('context')
-    if _ltrue(self, _loop_slotted(self), LOOP_CLOSED):
+    if _ltrue(self, slotted, LOOP_CLOSED):
         raise RuntimeError('Event loop is closed')
     return _new_task(self, coro, name, context)
 

@@ -38,6 +38,7 @@ from cpython.exc cimport PyErr_Clear
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.pythread cimport PyThread_get_thread_ident
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 from ._asyncio_versions import has
 from .includes.sockets cimport (FASTSEL_SENDV_MAX, fastsel_socket, fastsel_socket_recv,

@@ -17,37 +17,17 @@
 # a slot of its own under one of the names say, gets generic attribute
 # access throughout. An unset slot reads through getattr too, so that it
 # raises asyncio's AttributeError.
-from cpython.ref cimport Py_INCREF, Py_XDECREF
-
-cdef extern from *:
-    """
-    #if PY_VERSION_HEX >= 0x030C0000
-    #  define FASTSEL_T_OBJECT_EX Py_T_OBJECT_EX
-    #else
-    #  include <structmember.h>
-    #  define FASTSEL_T_OBJECT_EX T_OBJECT_EX
-    #endif
-    #define FASTSEL_GENERIC_GETATTRO ((void *)PyObject_GenericGetAttr)
-    #define FASTSEL_GENERIC_SETATTRO ((void *)PyObject_GenericSetAttr)
-    """
-    int FASTSEL_T_OBJECT_EX
-    void *FASTSEL_GENERIC_GETATTRO
-    void *FASTSEL_GENERIC_SETATTRO
+cdef extern from "includes/handle_slots.h":
+    Py_ssize_t fastsel_slot_offset(void *descr)
+    PyObject *fastsel_slot_get(object obj, Py_ssize_t offset)
+    void fastsel_slot_set(object obj, Py_ssize_t offset, object value)
 
 cdef extern from "Python.h":
-    ctypedef struct PyMemberDef:
-        int type
-        Py_ssize_t offset
-        int flags
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef *d_member
+    void *FASTSEL_GENERIC_GETATTRO "((void *)PyObject_GenericGetAttr)"
+    void *FASTSEL_GENERIC_SETATTRO "((void *)PyObject_GenericSetAttr)"
     ctypedef struct _AttrSlots "PyTypeObject":
         void *tp_getattro
         void *tp_setattro
-
-from asyncio import transports as _transports
-
-cdef object _MemberDescriptor = type(_transports._FlowControlMixin.__dict__["_loop"])
 
 # The names asyncio's socket transport sets on itself in this version,
 # and fastsel's own (see SocketTransport).
@@ -87,16 +67,12 @@ cdef TypeCheck _slots_own_ok, _slots_sub_ok, _slots_sub_bad
 
 cdef Py_ssize_t _member_offset(object cls, str name) except -2:
     """The offset of the object slot cls has under name, after checking
-    that it is one (a writable member descriptor of an object that may be
-    unset); -1 otherwise."""
+    that it is one (see includes/handle_slots.h); -1 otherwise."""
     descriptor = getattr(cls, name, None)
-    if type(descriptor) is not _MemberDescriptor:
-        return -1
-    cdef PyMemberDef *member = (<PyMemberDescrObject *>descriptor).d_member
-    if member.type != FASTSEL_T_OBJECT_EX or member.flags != 0 or member.offset <= 0:
-        return -1
-    _descriptors[name] = descriptor
-    return member.offset
+    cdef Py_ssize_t offset = fastsel_slot_offset(<void *>descriptor)
+    if offset >= 0:
+        _descriptors[name] = descriptor
+    return offset
 
 
 cdef int _init_slots(object cls) except -1:
@@ -178,7 +154,7 @@ cdef inline object _get(object transport, bint slotted, Py_ssize_t offset, str n
     """transport.<name>."""
     cdef PyObject *value
     if slotted:
-        value = (<PyObject **>((<char *><PyObject *>transport) + offset))[0]
+        value = fastsel_slot_get(transport, offset)
         if value is not NULL:
             return <object>value
     return getattr(transport, name)
@@ -187,16 +163,10 @@ cdef inline object _get(object transport, bint slotted, Py_ssize_t offset, str n
 cdef inline int _set(object transport, bint slotted, Py_ssize_t offset, str name,
                      object value) except -1:
     """transport.<name> = value."""
-    cdef PyObject **slot
-    cdef PyObject *old
     if slotted:
-        slot = <PyObject **>((<char *><PyObject *>transport) + offset)
-        old = slot[0]
-        Py_INCREF(value)
-        slot[0] = <PyObject *>value
-        Py_XDECREF(old)
-        return 0
-    setattr(transport, name, value)
+        fastsel_slot_set(transport, offset, value)
+    else:
+        setattr(transport, name, value)
     return 0
 
 
