@@ -33,6 +33,7 @@ import selectors
 from asyncio import base_events, events, format_helpers, futures
 from contextvars import Context
 
+from cpython.long cimport PyLong_CheckExact
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
 from cpython.object cimport Py_TYPE, PyTypeObject
 from cpython.tuple cimport PyTuple_GET_ITEM
@@ -98,6 +99,7 @@ cdef TypeCheck _timer_handle_type_ok
 
 include "includes/handle_slots.pxi"
 include "includes/loop_slots.pxi"
+include "includes/weak_values.pxi"
 
 
 cdef tuple _SELECT = (("select", (_compiled_select,)),)

@@ -114,8 +114,13 @@ cdef int _start_connect(object loop, object fut, object sock,
     except (BlockingIOError, InterruptedError):
         # The connection goes on in the background (EINPROGRESS, or EINTR):
         # the socket turns writable once it succeeded or failed.
-        loop._ensure_fd_no_transport(fd)
-        handle = loop._add_writer(fd, loop._sock_connect_cb, fut, sock, address)
+        if _plain_io_loop(loop):
+            _ensure_fd_no_transport(loop, fd)
+            handle = _add_io(loop, fd, loop._sock_connect_cb, (fut, sock, address),
+                             None, False)
+        else:
+            loop._ensure_fd_no_transport(fd)
+            handle = loop._add_writer(fd, loop._sock_connect_cb, fut, sock, address)
         fut.add_done_callback(_partial(loop._sock_write_done, fd, handle=handle))
     except (SystemExit, KeyboardInterrupt):
         raise
@@ -151,7 +156,7 @@ def sock_connect_cb(self, fut, sock, address):
 def sock_write_done(self, fd, fut, handle=None):
     """BaseSelectorEventLoop._sock_write_done (alike in every mirrored
     version): the connect future's done callback, removing the writer."""
-    if handle is None or not handle.cancelled():
+    if handle is None or not _call_cancelled(handle):
         self.remove_writer(fd)
 
 

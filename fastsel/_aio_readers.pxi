@@ -51,17 +51,26 @@ cdef int _ensure_fd_no_transport(object loop, object fd) except -1:
         except (AttributeError, TypeError, ValueError):
             # As selectors resolves file objects.
             raise ValueError(f"Invalid file object: {fd!r}") from None
+    transports = _lget(loop, _loop_slotted(loop), LOOP_TRANSPORTS)
     if _LOOKUPS_USE_GET:
-        transport = _lget(loop, _loop_slotted(loop), LOOP_TRANSPORTS).get(fileno)
+        if plain_weak_values(transports):
+            transport = weak_value_or_none(transports, fileno)
+        else:
+            transport = transports.get(fileno)
         if transport and not transport.is_closing():
             raise RuntimeError(
                 f'File descriptor {fd!r} is used by transport '
                 f'{transport!r}')
         return 0
-    try:
-        transport = _lget(loop, _loop_slotted(loop), LOOP_TRANSPORTS)[fileno]
-    except KeyError:
-        return 0
+    if plain_weak_values(transports):
+        transport = weak_value_or_none(transports, fileno)
+        if transport is None:
+            return 0
+    else:
+        try:
+            transport = transports[fileno]
+        except KeyError:
+            return 0
     if not transport.is_closing():
         raise RuntimeError(
             f'File descriptor {fd!r} is used by transport '
@@ -69,8 +78,31 @@ cdef int _ensure_fd_no_transport(object loop, object fd) except -1:
     return 0
 
 
+cdef TypeCheck _lookup_selector_type_ok
+cdef tuple _SELECTOR_LOOKUPS = (("get_key", (Selector.get_key,)),
+                                ("get_map", (Selector.get_map,)))
+
+
+cdef bint _plain_lookups(object selector) except -1:
+    """An open compiled fastsel selector whose get_key and get_map are the
+    compiled ones: asking it for an fd's key can skip both the method call
+    and the KeyError of a missing fd."""
+    cls = type(selector)
+    if not type_check_remembers(&_lookup_selector_type_ok, cls):
+        if not isinstance(selector, Selector):
+            return False
+        for name, allowed in _SELECTOR_LOOKUPS:
+            if getattr(cls, name) not in allowed:
+                return False
+        type_check_remember(&_lookup_selector_type_ok, cls)
+    return ((<Selector>selector)._mapping is not None
+            and instance_keeps(selector, _SELECTOR_LOOKUPS))
+
+
 cdef object _registered_key(object selector, object fd):
     """The selector's key for fd, None when it has none."""
+    if PyLong_CheckExact(fd) and _plain_lookups(selector):
+        return (<Selector>selector).registered_key(fd)
     if _LOOKUPS_USE_GET:
         return selector.get_map().get(fd)
     try:

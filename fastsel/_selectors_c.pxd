@@ -67,6 +67,9 @@ cdef class Selector:
     cdef dict __dict__
     cdef object __weakref__
 
+    # get_key() for an int fd, None where it would raise KeyError.
+    cdef object registered_key(self, object fd)
+
     # Backend hooks.
     cdef Py_ssize_t _slot_size(self)
     cdef int _check_open(self) except -1

@@ -831,6 +831,14 @@ cdef class Selector:
             raise KeyError(f"{fileobj!r} is not registered")
         return key
 
+    cdef object registered_key(self, object fd):
+        """get_key(fd) for an exact int fd, with None where get_key raises
+        KeyError: compiled callers asking "is fd registered?" then pay for
+        no exception."""
+        if self._mapping is None:
+            raise RuntimeError("Selector is closed")
+        return self._table.find(self._table.c_fd_of(fd))
+
     def get_map(self):
         """Return the read-only mapping of fds to keys, None once closed."""
         return self._mapping

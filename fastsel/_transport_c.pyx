@@ -258,6 +258,7 @@ cdef int _read_ready_buffer(object transport) except -1:
     return 0
 
 
+include "includes/weak_values.pxi"
 include "_transport_lifecycle.pxi"
 
 

@@ -183,7 +183,7 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
             _get(self, s, _SERVER, "_server")._attach(self)
         else:
             _get(self, s, _SERVER, "_server")._attach()
-    loop._transports[_get(self, s, _SOCK_FD, "_sock_fd")] = self
+    set_weak_value(loop._transports, _get(self, s, _SOCK_FD, "_sock_fd"), self)
     # _SelectorSocketTransport
     _set(self, s, _EOF, "_eof", False)
     if not _INIT_SETS_PAUSED:

@@ -252,8 +252,10 @@ def test_streams_as_asyncio():
 def test_compiled_accept_path_is_used():
     """fastsel's loop runs none of asyncio's Python accept, transport
     construction, end-of-file and reader removal methods, nor the stdlib's
-    socket.accept (asyncio's loop runs them all)."""
+    socket.accept, nor WeakValueDictionary's assignment to loop._transports
+    (asyncio's loop runs them all)."""
     import sys
+    import weakref
     from asyncio import events
     from asyncio import selector_events as se
 
@@ -263,8 +265,12 @@ def test_compiled_accept_path_is_used():
                se._SelectorSocketTransport.__init__,
                se._SelectorSocketTransport._read_ready__on_eof,
                se._SelectorTransport._call_connection_lost,
+               se.BaseSelectorEventLoop._ensure_fd_no_transport,
                events.Handle.cancel,
-               socket.socket.accept]
+               events.Handle.cancelled,
+               socket.socket.accept,
+               weakref.WeakValueDictionary.__setitem__,
+               weakref.KeyedRef.__new__]
     codes = [f.__code__ for f in watched]
     for name, factory in LOOPS.items():
         counts = [0] * len(codes)
@@ -282,6 +288,26 @@ def test_compiled_accept_path_is_used():
             loop.close()
         compiled = name == "fastsel" and fastsel.IMPLEMENTATION == "c"
         assert (counts == [0] * len(codes)) if compiled else all(counts), (name, counts)
+
+
+def test_replaced_handle_cancelled_is_honoured():
+    """A connect that has to wait asks its writer's handle cancelled() when
+    it completes; a replaced Handle.cancelled is called as on asyncio."""
+    from asyncio import events
+    from unittest import mock
+
+    calls = {}
+    for name, factory in LOOPS.items():
+        with mock.patch.object(events.Handle, "cancelled", autospec=True,
+                               side_effect=lambda handle: handle._cancelled) as cancelled:
+            loop = factory()
+            try:
+                loop.run_until_complete(streams_exchange(loop))
+            finally:
+                loop.close()
+            calls[name] = cancelled.call_count
+    assert calls["asyncio"] > 0
+    same_everywhere(calls)
 
 
 async def storm(loop, count, concurrency):

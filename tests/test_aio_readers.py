@@ -3,9 +3,11 @@ underscored methods transports use) and a socket transport's
 pause_reading, resume_reading and is_reading on fastsel.aio: every state,
 result and error is asyncio's."""
 import asyncio
+import collections
 import logging
 import re
 import socket
+import weakref
 from asyncio import selector_events
 from unittest import mock
 
@@ -339,6 +341,61 @@ def replaced_scenario(loop):
 def test_replaced_methods_are_honoured(loops):
     reference, loop = loops
     assert replaced_scenario(loop) == replaced_scenario(reference)
+
+
+class CountingWeakValues(weakref.WeakValueDictionary):
+    """loop._transports that counts how it is read and written."""
+    def __init__(self, counts):
+        super().__init__()
+        self.counts = counts
+
+    def __getitem__(self, key):
+        self.counts["transports[fd]"] += 1
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.counts["transports.get"] += 1
+        return super().get(key, default)
+
+    def __setitem__(self, key, value):
+        self.counts["transports[fd] ="] += 1
+        super().__setitem__(key, value)
+
+
+def replaced_lookups_scenario(loop):
+    """The selector's get_key and get_map, and loop._transports, replaced:
+    each is called where asyncio calls it (the compiled readers otherwise
+    read the selector's table and the mapping's dict directly)."""
+    counts = collections.Counter()
+    loop._transports = CountingWeakValues(counts)
+    selector = loop._selector
+    with mock.patch.object(selector, "get_key", wraps=selector.get_key) as get_key, \
+            mock.patch.object(selector, "get_map", wraps=selector.get_map) as get_map:
+        a, b = socket.socketpair()
+        try:
+            loop.add_reader(a.fileno(), callback)
+            loop.add_writer(a.fileno(), callback)
+            loop.remove_writer(a.fileno())
+            loop.remove_reader(a.fileno())
+        finally:
+            a.close()
+            b.close()
+        transport_fd_scenario(loop)
+        counts["get_key"], counts["get_map"] = get_key.call_count, get_map.call_count
+    return dict(counts)
+
+
+def test_replaced_lookups_are_honoured():
+    # Both loops on fastsel's selector: the stdlib's get_key itself calls
+    # get_map, which would count calls that no loop makes.
+    reference, loop = made = [make(fastsel.DefaultSelector()) for make in LOOPS]
+    try:
+        ours = replaced_lookups_scenario(loop)
+        assert ours == replaced_lookups_scenario(reference)
+        assert ours["transports[fd] ="] == 1
+    finally:
+        for each in made:
+            each.close()
 
 
 def test_debug_logs_as_asyncio(loops, caplog):

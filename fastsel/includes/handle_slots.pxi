@@ -210,6 +210,16 @@ cdef inline bint _handle_cancelled(object handle) except -1:
 
 
 cdef object _asyncio_handle_cancel = events.Handle.cancel
+cdef object _asyncio_handle_cancelled = events.Handle.cancelled
+
+
+cdef bint _call_cancelled(object handle) except -1:
+    """handle.cancelled(): for asyncio's Handle with asyncio's cancelled
+    (alike in every mirrored version), its slot without the method's frame."""
+    if (_handle_kind(type(handle)) == PLAIN_HANDLE
+            and _Handle.cancelled is _asyncio_handle_cancelled):
+        return _slot_true(handle, SLOT_CANCELLED)
+    return bool(handle.cancelled())
 
 
 cdef int _cancel_handle(object handle) except -1:

@@ -1,0 +1,65 @@
+# Included by _aio_c.pyx and _transport_c.pyx: the loop's _transports
+# (fd -> transport, a weakref.WeakValueDictionary) read and written without
+# the Python frames of WeakValueDictionary and KeyedRef. Each connection
+# writes it once and every add_reader/add_writer on a socket reads it; the
+# stdlib's lookup of a missing fd raises KeyError. The steps are the stdlib
+# methods' own, taken only while the mapping is exactly that class and it
+# and KeyedRef have their own methods; callers otherwise use the mapping.
+
+import weakref as _weakref
+
+from .includes.overrides cimport class_keeps
+from .includes.typecheck cimport TypeCheck
+
+cdef object _WeakValueDictionary = _weakref.WeakValueDictionary
+cdef object _KeyedRef = _weakref.KeyedRef
+cdef object _new_weakref = _weakref.ref.__new__
+cdef TypeCheck _weak_values_type_ok
+cdef TypeCheck _keyed_ref_type_ok
+cdef tuple _WEAK_VALUES_METHODS = (
+    ("__getitem__", (_WeakValueDictionary.__getitem__,)),
+    ("__setitem__", (_WeakValueDictionary.__setitem__,)),
+    ("get", (_WeakValueDictionary.get,)),
+)
+cdef tuple _KEYED_REF_METHODS = (
+    ("__new__", (_KeyedRef.__new__,)),
+    ("__init__", (_KeyedRef.__init__,)),
+)
+
+
+cdef inline bint plain_weak_values(object mapping) except -1:
+    """mapping is a WeakValueDictionary that the steps below stand in for."""
+    return (type(mapping) is _WeakValueDictionary
+            and class_keeps(&_weak_values_type_ok, _WeakValueDictionary,
+                            _WEAK_VALUES_METHODS)
+            and class_keeps(&_keyed_ref_type_ok, _KeyedRef, _KEYED_REF_METHODS))
+
+
+cdef inline int _commit_weak_removals(object mapping) except -1:
+    # Dead references that the mapping could not drop while it was being
+    # iterated; its own methods drop them first, as these do.
+    if mapping._pending_removals:
+        mapping._commit_removals()
+    return 0
+
+
+cdef object weak_value_or_none(object mapping, object key):
+    """mapping.get(key) of a plain_weak_values mapping."""
+    _commit_weak_removals(mapping)
+    ref = (<dict?>mapping.data).get(key)
+    return None if ref is None else ref()
+
+
+cdef int set_weak_value(object mapping, object key, object value) except -1:
+    """mapping[key] = value, for any mapping."""
+    if not plain_weak_values(mapping):
+        mapping[key] = value
+        return 0
+    _commit_weak_removals(mapping)
+    # KeyedRef(value, mapping._remove, key): the weakref made by ref's own
+    # __new__, then its key (KeyedRef's __init__ only hands the same
+    # arguments to ref's, which does nothing with them).
+    ref = _new_weakref(_KeyedRef, value, mapping._remove)
+    ref.key = key
+    (<dict?>mapping.data)[key] = ref
+    return 0
