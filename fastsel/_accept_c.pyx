@@ -82,7 +82,10 @@ cdef object _accept(object loop, object protocol_factory, object sock,
     count = backlog + 1 if _DISCARDS_ABORTED else backlog
     for _ in range(count):
         try:
-            conn, addr = accept_socket(sock)
+            accepted = accept_socket(sock)
+            if accepted is None:  # what asyncio meets as BlockingIOError
+                return None
+            conn, addr = accepted
             conn.setblocking(False)
         except _ACCEPT_BUFFER_EMPTY:
             return None

@@ -41,7 +41,8 @@ from cpython.tuple cimport PyTuple_GET_ITEM
 from ._asyncio_versions import has, mirrored
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
 from .includes.overrides cimport class_keeps, instance_keeps
-from ._transport_c cimport WriteCoalescer, new_socket_transport
+from ._transport_c cimport (WriteCoalescer, new_socket_transport, plain_weak_values,
+                            weak_value_or_none)
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
 # Whether this interpreter's asyncio is one this module mirrors, and how it
@@ -99,7 +100,6 @@ cdef TypeCheck _timer_handle_type_ok
 
 include "includes/handle_slots.pxi"
 include "includes/loop_slots.pxi"
-include "includes/weak_values.pxi"
 
 
 cdef tuple _SELECT = (("select", (_compiled_select,)),)

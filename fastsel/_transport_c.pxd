@@ -21,5 +21,12 @@ cdef object new_socket_transport(object loop, object sock, object protocol,
                                  object waiter, object extra, object server,
                                  object context, object coalescer)
 
-# sock.accept() (what asyncio's accept loop calls).
+# sock.accept() (what asyncio's accept loop calls), None for its
+# BlockingIOError.
 cdef object accept_socket(object sock)
+
+# loop._transports (a WeakValueDictionary) read and written without its
+# Python frames: includes/weak_values.pxi.
+cdef bint plain_weak_values(object mapping) except -1
+cdef object weak_value_or_none(object mapping, object key)
+cdef int set_weak_value(object mapping, object key, object value) except -1

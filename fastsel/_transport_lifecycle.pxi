@@ -242,20 +242,27 @@ cdef TypeCheck _socket_accept_ok
 
 
 cdef object accept_socket(object sock):
-    """sock.accept(): for a socket.socket whose accept, _accept, __init__
-    and family/type/proto properties are the stdlib's, their steps without
-    their Python frames (and the IntEnum conversions that only feed
-    _socket.socket.__init__, which takes the ints)."""
+    """sock.accept(), except that None stands for its BlockingIOError: for
+    a socket.socket whose accept, _accept, __init__ and family/type/proto
+    properties are the stdlib's, their steps without their Python frames
+    (and the IntEnum conversions that only feed _socket.socket.__init__,
+    which takes the ints), and for a non-blocking IPv4 or IPv6 socket
+    _accept's system call made here (fastsel_socket_accept)."""
     cdef fastsel_socket *s
     if (not _reads_socket_fields(sock)
             or _socket_globals.get("socket") is not _Socket):
-        return sock.accept()
+        return _accepted_or_none(sock)
     if not type_check_remembers(&_socket_accept_ok, _Socket):
         if (_Socket.accept is not _SOCKET_ACCEPT or _Socket.__init__ is not _SOCKET_INIT
                 or _Socket._accept is not _C_SOCKET_ACCEPT):
-            return sock.accept()
+            return _accepted_or_none(sock)
         type_check_remember(&_socket_accept_ok, _Socket)
-    fd, addr = _C_SOCKET_ACCEPT(sock)
+    accepted = fastsel_socket_accept(sock)
+    if accepted is None:
+        return None
+    if accepted is NotImplemented:
+        accepted = _C_SOCKET_ACCEPT(sock)
+    fd, addr = accepted
     s = <fastsel_socket *>sock
     conn = _C_SOCKET_NEW(_Socket)
     _C_SOCKET_INIT(conn, s.family, s.type, s.proto, fd)
@@ -266,6 +273,13 @@ cdef object accept_socket(object sock):
     if _socket_globals["getdefaulttimeout"]() is None and s.timeout_ns > 0:
         conn.setblocking(True)
     return conn, addr
+
+
+cdef object _accepted_or_none(object sock):
+    try:
+        return sock.accept()
+    except BlockingIOError:
+        return None
 
 
 def _accept_for_tests(sock):

@@ -477,26 +477,57 @@ def test_accepted_sockets_as_asyncio(host):
 
 @pytest.mark.skipif(fastsel.IMPLEMENTATION != "c",
                     reason="the compiled implementation is not live")
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 @pytest.mark.parametrize("default_timeout", [None, 3.0])
 @pytest.mark.parametrize("listener_timeout", [None, 0.0, 5.0])
-def test_compiled_accept_as_the_stdlibs(default_timeout, listener_timeout):
+def test_compiled_accept_as_the_stdlibs(host, default_timeout, listener_timeout):
     """The accept that asyncio's accept loop calls, compiled, gives what
-    socket.socket.accept gives, down to the new socket's timeout."""
+    socket.socket.accept gives, down to the new socket's timeout, its
+    inheritability and the peer's address."""
     from fastsel import _transport_c
 
+    if host == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6")
     previous = socket.getdefaulttimeout()
     results = []
     try:
-        with socket.create_server(("127.0.0.1", 0)) as listener:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            listener = socket.create_server((host, 0), family=family)
+        except OSError as exc:  # no IPv6 on this host's loopback
+            pytest.skip(str(exc))
+        with listener:
             socket.setdefaulttimeout(default_timeout)
             listener.settimeout(listener_timeout)
             for accept in (socket.socket.accept, _transport_c._accept_for_tests):
-                with socket.create_connection(listener.getsockname()) as client:
+                with socket.create_connection(listener.getsockname()[:2]) as client:
                     conn, address = accept(listener)
                     with conn:
                         results.append((type(conn), conn.family, conn.type, conn.proto,
-                                        conn.gettimeout(), address == client.getsockname()))
+                                        conn.gettimeout(), conn.get_inheritable(),
+                                        address == client.getsockname()))
     finally:
         socket.setdefaulttimeout(previous)
     assert results[0] == results[1]
     assert results[0][-1]
+
+
+@pytest.mark.skipif(fastsel.IMPLEMENTATION != "c",
+                    reason="the compiled implementation is not live")
+@pytest.mark.parametrize("listener_timeout", [0.0, 0.01])
+def test_compiled_accept_with_nothing_waiting(listener_timeout):
+    """Where socket.socket.accept raises BlockingIOError (a non-blocking
+    listener, or one whose timeout ran out), the compiled accept returns
+    None, which asyncio's accept loop takes as the end of the backlog."""
+    from fastsel import _transport_c
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(listener_timeout)
+        with pytest.raises(OSError) as raised:
+            listener.accept()
+        blocking = isinstance(raised.value, BlockingIOError)
+        if blocking:
+            assert _transport_c._accept_for_tests(listener) is None
+        else:
+            with pytest.raises(type(raised.value)):
+                _transport_c._accept_for_tests(listener)

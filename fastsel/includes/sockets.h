@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 typedef struct {
     PyObject_HEAD
@@ -130,6 +133,74 @@ fastsel_socket_sendv(PyObject *sock, PyObject *chunks)
         if (!fastsel_retry_after_error())
             return NULL;
     }
+}
+
+/* sock._accept() of a non-blocking AF_INET or AF_INET6 socket: the new fd
+   (close-on-exec) and the peer's address as _socket.socket._accept returns
+   them, with its retries on EINTR and its exceptions, except that when no
+   connection waits the result is None and no exception is set (_accept
+   raises BlockingIOError, whose making is most of an accept loop's cost in
+   user space: every readiness ends with one). Other families and sockets
+   with a timeout: NotImplemented, for the caller to call _accept. */
+static PyObject *
+fastsel_ip_address(const struct sockaddr_storage *addr, socklen_t addrlen)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (addrlen == 0)
+        Py_RETURN_NONE;  /* as CPython's makesockaddr */
+    if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+        if (inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host)) == NULL)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return Py_BuildValue("si", host, ntohs(a->sin_port));
+    }
+    if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+        if (inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host)) == NULL)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return Py_BuildValue("siII", host, ntohs(a->sin6_port),
+                             ntohl(a->sin6_flowinfo), a->sin6_scope_id);
+    }
+    PyErr_SetString(PyExc_OSError, "accepted an address of another family");
+    return NULL;
+}
+
+static PyObject *
+fastsel_socket_accept(PyObject *sock)
+{
+#ifdef SOCK_CLOEXEC
+    fastsel_socket *s = (fastsel_socket *)sock;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    PyObject *address, *result;
+    int fd;
+    if (s->timeout_ns != 0 || (s->family != AF_INET && s->family != AF_INET6))
+        Py_RETURN_NOTIMPLEMENTED;
+    for (;;) {
+        addrlen = sizeof(addr);
+        memset(&addr, 0, sizeof(addr));
+        fd = accept4(s->fd, (struct sockaddr *)&addr, &addrlen, SOCK_CLOEXEC);
+        if (fd >= 0)
+            break;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            Py_RETURN_NONE;
+        if (!fastsel_retry_after_error())
+            return NULL;
+    }
+    address = fastsel_ip_address(&addr, addrlen);
+    if (address == NULL) {
+        close(fd);
+        return NULL;
+    }
+    result = Py_BuildValue("(iN)", fd, address);
+    if (result == NULL)
+        close(fd);
+    return result;
+#else
+    /* No accept4 (macOS): CPython's _accept marks the new fd itself. */
+    (void)sock;
+    Py_RETURN_NOTIMPLEMENTED;
+#endif
 }
 
 #endif

@@ -1,10 +1,11 @@
-# Included by _aio_c.pyx and _transport_c.pyx: the loop's _transports
-# (fd -> transport, a weakref.WeakValueDictionary) read and written without
-# the Python frames of WeakValueDictionary and KeyedRef. Each connection
-# writes it once and every add_reader/add_writer on a socket reads it; the
-# stdlib's lookup of a missing fd raises KeyError. The steps are the stdlib
-# methods' own, taken only while the mapping is exactly that class and it
-# and KeyedRef have their own methods; callers otherwise use the mapping.
+# Included by _transport_c.pyx, and declared in its .pxd for _aio_c: the
+# loop's _transports (fd -> transport, a weakref.WeakValueDictionary) read
+# and written without the Python frames of WeakValueDictionary and KeyedRef.
+# Each connection writes it once and every add_reader/add_writer on a socket
+# reads it; the stdlib's lookup of a missing fd raises KeyError. The steps
+# are the stdlib methods' own, taken only while the mapping is exactly that
+# class and it and KeyedRef have their own methods; callers otherwise use
+# the mapping.
 
 import weakref as _weakref
 
@@ -27,7 +28,7 @@ cdef tuple _KEYED_REF_METHODS = (
 )
 
 
-cdef inline bint plain_weak_values(object mapping) except -1:
+cdef bint plain_weak_values(object mapping) except -1:
     """mapping is a WeakValueDictionary that the steps below stand in for."""
     return (type(mapping) is _WeakValueDictionary
             and class_keeps(&_weak_values_type_ok, _WeakValueDictionary,
