@@ -9,18 +9,19 @@ the same exceptions ending or pausing the loop (EMFILE and its kind: the
 exception handler, the reader removed, _start_serving again after
 ACCEPT_RETRY_DELAY), and for each connection a task made by the loop's own
 create_task (its task factory included) running accept_connection2, the
-compiled twin of _accept_connection2. The accept itself is the stdlib's
-socket.accept without its Python frames where that is the stdlib's (see
-accept_socket in _transport_lifecycle.pxi). It hands over to asyncio's own method
-in debug mode (which logs every connection), for TLS servers, and when the
-loop's class or the loop itself has its own _accept_connection2.
+compiled twin of _accept_connection2. The accept and the new socket's
+setblocking(False) take the stdlib's steps without their Python frames
+where those are the stdlib's (see _accept_socket in
+_transport_lifecycle.pxi). It hands over to asyncio's own method in debug
+mode (which logs every connection), for TLS servers, and when the loop's
+class or the loop itself has its own _accept_connection2.
 """
 import errno
 from asyncio import constants, selector_events, trsock
 
 from ._asyncio_versions import has
 from .includes.overrides cimport instance_keeps
-from ._transport_c cimport accept_socket
+from ._transport_c cimport accept_nonblocking
 
 cdef bint _DISCARDS_ABORTED = has("accept_discards_aborted")
 cdef bint _HAS_SHUTDOWN_TIMEOUT = has("accept_has_ssl_shutdown_timeout")
@@ -82,11 +83,10 @@ cdef object _accept(object loop, object protocol_factory, object sock,
     count = backlog + 1 if _DISCARDS_ABORTED else backlog
     for _ in range(count):
         try:
-            accepted = accept_socket(sock)
+            accepted = accept_nonblocking(sock)  # with conn.setblocking(False)
             if accepted is None:  # what asyncio meets as BlockingIOError
                 return None
             conn, addr = accepted
-            conn.setblocking(False)
         except _ACCEPT_BUFFER_EMPTY:
             return None
         except ConnectionAbortedError:  # only reached from 3.14

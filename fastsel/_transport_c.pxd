@@ -21,9 +21,10 @@ cdef object new_socket_transport(object loop, object sock, object protocol,
                                  object waiter, object extra, object server,
                                  object context, object coalescer)
 
-# sock.accept() (what asyncio's accept loop calls), None for its
-# BlockingIOError.
+# sock.accept(), None for its BlockingIOError; and the same followed by
+# conn.setblocking(False), as asyncio's accept loop does.
 cdef object accept_socket(object sock)
+cdef object accept_nonblocking(object sock)
 
 # loop._transports (a WeakValueDictionary) read and written without its
 # Python frames: includes/weak_values.pxi.

@@ -290,23 +290,32 @@ def test_compiled_accept_path_is_used():
         assert (counts == [0] * len(codes)) if compiled else all(counts), (name, counts)
 
 
-def test_replaced_handle_cancelled_is_honoured():
-    """A connect that has to wait asks its writer's handle cancelled() when
-    it completes; a replaced Handle.cancelled is called as on asyncio."""
+def test_replaced_methods_on_the_connection_path_are_honoured():
+    """Handle.cancelled (asked of a waiting connect's writer when it
+    completes) and socket.setblocking (called on each accepted socket),
+    replaced: each is called as on asyncio's loop."""
     from asyncio import events
     from unittest import mock
 
+    stdlib_setblocking = socket.socket.setblocking
     calls = {}
     for name, factory in LOOPS.items():
+        setblocking_calls = []
+
+        def setblocking(sock, flag):
+            setblocking_calls.append(flag)
+            return stdlib_setblocking(sock, flag)
+
         with mock.patch.object(events.Handle, "cancelled", autospec=True,
-                               side_effect=lambda handle: handle._cancelled) as cancelled:
+                               side_effect=lambda handle: handle._cancelled) as cancelled, \
+                mock.patch.object(socket.socket, "setblocking", setblocking):
             loop = factory()
             try:
                 loop.run_until_complete(streams_exchange(loop))
             finally:
                 loop.close()
-            calls[name] = cancelled.call_count
-    assert calls["asyncio"] > 0
+            calls[name] = cancelled.call_count, setblocking_calls
+    assert all(calls["asyncio"])
     same_everywhere(calls)
 
 
@@ -480,11 +489,23 @@ def test_accepted_sockets_as_asyncio(host):
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 @pytest.mark.parametrize("default_timeout", [None, 3.0])
 @pytest.mark.parametrize("listener_timeout", [None, 0.0, 5.0])
-def test_compiled_accept_as_the_stdlibs(host, default_timeout, listener_timeout):
+@pytest.mark.parametrize("nonblocking", [False, True])
+def test_compiled_accept_as_the_stdlibs(host, default_timeout, listener_timeout,
+                                        nonblocking):
     """The accept that asyncio's accept loop calls, compiled, gives what
-    socket.socket.accept gives, down to the new socket's timeout, its
+    socket.socket.accept (then, for the loop, setblocking(False)) gives,
+    down to the new socket's timeout, its fd's blocking flag, its
     inheritability and the peer's address."""
     from fastsel import _transport_c
+
+    def stdlib_accept(listener):
+        conn, address = listener.accept()
+        if nonblocking:
+            conn.setblocking(False)
+        return conn, address
+
+    def compiled_accept(listener):
+        return _transport_c._accept_for_tests(listener, nonblocking)
 
     if host == "::1" and not socket.has_ipv6:
         pytest.skip("no IPv6")
@@ -499,12 +520,13 @@ def test_compiled_accept_as_the_stdlibs(host, default_timeout, listener_timeout)
         with listener:
             socket.setdefaulttimeout(default_timeout)
             listener.settimeout(listener_timeout)
-            for accept in (socket.socket.accept, _transport_c._accept_for_tests):
+            for accept in (stdlib_accept, compiled_accept):
                 with socket.create_connection(listener.getsockname()[:2]) as client:
                     conn, address = accept(listener)
                     with conn:
                         results.append((type(conn), conn.family, conn.type, conn.proto,
-                                        conn.gettimeout(), conn.get_inheritable(),
+                                        conn.gettimeout(), os.get_blocking(conn.fileno()),
+                                        conn.get_inheritable(),
                                         address == client.getsockname()))
     finally:
         socket.setdefaulttimeout(previous)

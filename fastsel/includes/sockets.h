@@ -137,7 +137,8 @@ fastsel_socket_sendv(PyObject *sock, PyObject *chunks)
 
 /* sock._accept() of a non-blocking AF_INET or AF_INET6 socket: the new fd
    (close-on-exec) and the peer's address as _socket.socket._accept returns
-   them, with its retries on EINTR and its exceptions, except that when no
+   them (nonblocking: with O_NONBLOCK set on the new fd in the same call),
+   with its retries on EINTR and its exceptions, except that when no
    connection waits the result is None and no exception is set (_accept
    raises BlockingIOError, whose making is most of an accept loop's cost in
    user space: every readiness ends with one). Other families and sockets
@@ -166,7 +167,7 @@ fastsel_ip_address(const struct sockaddr_storage *addr, socklen_t addrlen)
 }
 
 static PyObject *
-fastsel_socket_accept(PyObject *sock)
+fastsel_socket_accept(PyObject *sock, int nonblocking)
 {
 #ifdef SOCK_CLOEXEC
     fastsel_socket *s = (fastsel_socket *)sock;
@@ -179,7 +180,8 @@ fastsel_socket_accept(PyObject *sock)
     for (;;) {
         addrlen = sizeof(addr);
         memset(&addr, 0, sizeof(addr));
-        fd = accept4(s->fd, (struct sockaddr *)&addr, &addrlen, SOCK_CLOEXEC);
+        fd = accept4(s->fd, (struct sockaddr *)&addr, &addrlen,
+                     SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
         if (fd >= 0)
             break;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -199,6 +201,7 @@ fastsel_socket_accept(PyObject *sock)
 #else
     /* No accept4 (macOS): CPython's _accept marks the new fd itself. */
     (void)sock;
+    (void)nonblocking;
     Py_RETURN_NOTIMPLEMENTED;
 #endif
 }

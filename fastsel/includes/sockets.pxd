@@ -17,6 +17,7 @@ cdef extern from "includes/sockets.h":
     # sendmsg: the number of bytes sent.
     enum: FASTSEL_SENDV_MAX
     object fastsel_socket_sendv(object sock, list chunks)
-    # sock._accept() of a non-blocking IPv4/IPv6 socket; None when no
-    # connection waits, NotImplemented where the caller must call _accept.
-    object fastsel_socket_accept(object sock)
+    # sock._accept() of a non-blocking IPv4/IPv6 socket (the new fd made
+    # non-blocking too when asked); None when no connection waits,
+    # NotImplemented where the caller must call _accept.
+    object fastsel_socket_accept(object sock, bint nonblocking)
