@@ -36,10 +36,14 @@ cdef bint plain_weak_values(object mapping) except -1:
             and class_keeps(&_keyed_ref_type_ok, _KeyedRef, _KEYED_REF_METHODS))
 
 
+# Up to 3.13 the mapping defers the removal of dead references while it is
+# being iterated, and its methods first drop the deferred ones; from 3.14 it
+# removes them at once and keeps no such list.
+cdef bint _DEFERS_REMOVALS = hasattr(_WeakValueDictionary(), "_pending_removals")
+
+
 cdef inline int _commit_weak_removals(object mapping) except -1:
-    # Dead references that the mapping could not drop while it was being
-    # iterated; its own methods drop them first, as these do.
-    if mapping._pending_removals:
+    if _DEFERS_REMOVALS and mapping._pending_removals:
         mapping._commit_removals()
     return 0
 
