@@ -42,6 +42,7 @@ from ._asyncio_versions import has, mirrored
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
 from .includes.overrides cimport class_keeps, instance_keeps
 from ._transport_c cimport (WriteCoalescer, new_socket_transport, plain_weak_values,
+                            set_soon_hook,
                             weak_value_or_none)
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
@@ -439,15 +440,35 @@ def call_soon(self, callback, *args, context=None):
     running that Python method. asyncio's own call_soon runs instead in debug
     mode (which records where the call came from), and whenever the loop's
     class or asyncio's Handle differ from asyncio's own."""
-    cdef bint slotted = _loop_slotted(self)
-    if (not _plain_call_soon_loop(self) or _ltrue(self, slotted, LOOP_DEBUG)
-            or not _events_has("Handle", _Handle) or not _plain_handle_class(_Handle)):
+    handle = _call_soon_steps(self, callback, args, context)
+    if handle is NotImplemented:
         return _asyncio_call_soon(self, callback, *args, context=context)
-    if _ltrue(self, slotted, LOOP_CLOSED):
-        raise RuntimeError('Event loop is closed')
-    handle = _new_handle(self, callback, args, context)
-    _append_ready(_lget(self, slotted, LOOP_READY), handle)
     return handle
+
+
+cdef object _call_soon_steps(object loop, object callback, tuple args, object context):
+    """call_soon's steps, or NotImplemented where asyncio's own must run."""
+    cdef bint slotted = _loop_slotted(loop)
+    if (not _plain_call_soon_loop(loop) or _ltrue(loop, slotted, LOOP_DEBUG)
+            or not _events_has("Handle", _Handle) or not _plain_handle_class(_Handle)):
+        return NotImplemented
+    if _ltrue(loop, slotted, LOOP_CLOSED):
+        raise RuntimeError('Event loop is closed')
+    handle = _new_handle(loop, callback, args, context)
+    _append_ready(_lget(loop, slotted, LOOP_READY), handle)
+    return handle
+
+
+cdef TypeCheck _transport_soon_loop_ok
+
+
+cdef object _transport_call_soon(object loop, object callback, tuple args, object context):
+    """What a compiled transport's loop.call_soon(callback, *args) comes to
+    where the loop's call_soon is the one above: its steps without the
+    method call (the hook _transport_c calls); NotImplemented otherwise."""
+    if not loop_keeps(&_transport_soon_loop_ok, loop, _TRANSPORT_CALL_SOON):
+        return NotImplemented
+    return _call_soon_steps(loop, callback, args, context)
 
 
 cdef object _Deque = __import__("collections").deque
@@ -494,6 +515,8 @@ cdef tuple _CALL_SOON_HELPERS = (
     ("_call_soon", (_asyncio_call_soon_helper,)),
     ("get_debug", (_asyncio_get_debug, get_debug)),
 ) + _NOTES_SHADOWING
+cdef tuple _TRANSPORT_CALL_SOON = (("call_soon", (call_soon,)),) + _CALL_SOON_HELPERS
+set_soon_hook(_transport_call_soon)
 
 
 include "includes/aio_timers.pxi"

@@ -21,6 +21,13 @@ cdef object new_socket_transport(object loop, object sock, object protocol,
                                  object waiter, object extra, object server,
                                  object context, object coalescer)
 
+# loop.call_soon(callback, *args, context=context), made in C by fastsel.aio
+# (which sets the hook when it loads) for the callbacks a transport
+# schedules: NotImplemented where the loop's call_soon is not fastsel's own,
+# for the transport to call it.
+ctypedef object (*SoonHook)(object loop, object callback, tuple args, object context)
+cdef int set_soon_hook(SoonHook hook) except -1
+
 # sock.accept(), None for its BlockingIOError; and the same followed by
 # conn.setblocking(False), as asyncio's accept loop does.
 cdef object accept_socket(object sock)

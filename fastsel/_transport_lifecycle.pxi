@@ -111,19 +111,38 @@ cdef int _set_nodelay(object sock) except -1:
 
 # ------------------------------------------------------------- construction
 
-cdef inline int _schedule(object transport, object callback, object arg1,
-                          object arg2=None, bint two=False) except -1:
+cdef SoonHook _soon_hook = NULL
+cdef object _asyncio_transport_call_soon = getattr(_SelectorTransport, "_call_soon", None)
+
+
+cdef int set_soon_hook(SoonHook hook) except -1:
+    global _soon_hook
+    _soon_hook = hook
+    return 0
+
+
+cdef int _schedule(object transport, object callback, tuple args) except -1:
     """transport._call_soon(callback, *args) from 3.15, before that
-    transport._loop.call_soon(callback, *args)."""
+    transport._loop.call_soon(callback, *args). Where that method is
+    asyncio's (3.15) and the loop's call_soon fastsel's, the hook makes the
+    call in C."""
+    cdef bint s = _slotted(transport)
+    context = None
     if _HAS_CONTEXT:
-        if two:
-            transport._call_soon(callback, arg1, arg2)
-        else:
-            transport._call_soon(callback, arg1)
-    elif two:
-        transport._loop.call_soon(callback, arg1, arg2)
-    else:
-        transport._loop.call_soon(callback, arg1)
+        call_soon = transport._call_soon
+        if (_soon_hook is NULL or not PyMethod_Check(call_soon)
+                or PyMethod_GET_FUNCTION(call_soon) != <PyObject *>_asyncio_transport_call_soon
+                or PyMethod_GET_SELF(call_soon) != <PyObject *>transport):
+            call_soon(callback, *args)
+            return 0
+        context = _get(transport, s, _CONTEXT, "_context")
+        loop = _get(transport, s, _LOOP, "_loop")
+        if _soon_hook(loop, callback, args, context) is NotImplemented:
+            loop.call_soon(callback, *args, context=context)
+        return 0
+    loop = _get(transport, s, _LOOP, "_loop")
+    if _soon_hook is NULL or _soon_hook(loop, callback, args, None) is NotImplemented:
+        loop.call_soon(callback, *args)
     return 0
 
 
@@ -196,15 +215,15 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
             _set(self, s, _WRITE_READY, "_write_ready", self._write_send)
     _set_nodelay(_get(self, s, _SOCK, "_sock"))
 
-    _schedule(self, _get(self, s, _PROTOCOL, "_protocol").connection_made, self)
+    _schedule(self, _get(self, s, _PROTOCOL, "_protocol").connection_made, (self,))
     # Reading starts once connection_made() has run.
-    _schedule(self, self._add_reader, _get(self, s, _SOCK_FD, "_sock_fd"), self._read_ready, True)
+    _schedule(self, self._add_reader, (_get(self, s, _SOCK_FD, "_sock_fd"), self._read_ready))
     if waiter is not None:
         # The waiter wakes up once connection_made() has run.
         set_result = futures._set_result_unless_cancelled
         if set_result is _asyncio_set_result_unless_cancelled:
             set_result = set_result_unless_cancelled
-        _schedule(self, set_result, waiter, None, True)
+        _schedule(self, set_result, (waiter, None))
     return 0
 
 
@@ -351,7 +370,7 @@ cdef int _close(object self) except -1:
     if not _get(self, s, _BUFFER, "_buffer"):
         _set(self, s, _CONN_LOST, "_conn_lost", _get(self, s, _CONN_LOST, "_conn_lost") + 1)
         _get(self, s, _LOOP, "_loop")._remove_writer(_get(self, s, _SOCK_FD, "_sock_fd"))
-        _schedule(self, self._call_connection_lost, None)
+        _schedule(self, self._call_connection_lost, (None,))
     return 0
 
 
@@ -370,7 +389,7 @@ cdef int _force_close(object self, object exc) except -1:
         _set(self, s, _CLOSING, "_closing", True)
         _get(self, s, _LOOP, "_loop")._remove_reader(_get(self, s, _SOCK_FD, "_sock_fd"))
     _set(self, s, _CONN_LOST, "_conn_lost", _get(self, s, _CONN_LOST, "_conn_lost") + 1)
-    _schedule(self, self._call_connection_lost, exc)
+    _schedule(self, self._call_connection_lost, (exc,))
     return 0
 
 
@@ -405,17 +424,31 @@ cdef int _fail_sendfile_waiter(object self) except -1:
     return 0
 
 
+# Before 3.14 asyncio keeps the transport's _read_ready_cb (and, from 3.12,
+# _write_ready), bound methods of the transport itself, after
+# connection_lost, unless close() dropped them first (3.12+): on 3.9-3.11
+# every closed transport, and on 3.12-3.13 every aborted or failed one,
+# then waits in a reference cycle, with its socket, for the cycle collector
+# (about six objects per connection, and a gen-0 collection every hundred
+# or so connections). fastsel drops them once connection_lost has run, in
+# every version, as asyncio does from 3.14: a transport is freed when its
+# last user lets go. The sendfile waiter fails in each version's own order.
 cdef int _call_connection_lost(object self, object exc) except -1:
     """_SelectorSocketTransport._call_connection_lost."""
     cdef bint s = _slotted(self)
-    if not _LOST_DROPS_CALLBACKS:
-        _selector_connection_lost(self, exc)
-        _fail_sendfile_waiter(self)
+    if _LOST_DROPS_CALLBACKS:
+        try:
+            _selector_connection_lost(self, exc)
+        finally:
+            _set(self, s, _WRITE_READY, "_write_ready", None)
+            _set(self, s, _READ_READY_CB, "_read_ready_cb", None)
+            _fail_sendfile_waiter(self)
         return 0
     try:
         _selector_connection_lost(self, exc)
-    finally:
-        _set(self, s, _WRITE_READY, "_write_ready", None)
-        _set(self, s, _READ_READY_CB, "_read_ready_cb", None)
         _fail_sendfile_waiter(self)
+    finally:
+        if _WRITE_READY_ATTRIBUTE:
+            _set(self, s, _WRITE_READY, "_write_ready", None)
+        _set(self, s, _READ_READY_CB, "_read_ready_cb", None)
     return 0

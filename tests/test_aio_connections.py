@@ -12,6 +12,7 @@ import resource
 import socket
 import struct
 import tracemalloc
+import weakref
 from asyncio import constants
 
 import pytest
@@ -319,6 +320,57 @@ def test_replaced_methods_on_the_connection_path_are_honoured():
     same_everywhere(calls)
 
 
+TRANSPORT_SCHEDULES = {"connection_made", "_add_reader", "set_result_unless_cancelled",
+                       "_call_connection_lost"}
+
+
+def transport_schedules(callbacks):
+    """The callbacks a socket transport schedules, by name (fastsel's
+    compiled twin of _set_result_unless_cancelled has no underscore)."""
+    names = (getattr(callback, "__name__", "") for callback in callbacks)
+    return sorted(name.lstrip("_") if "unless" in name else name
+                  for name in names if name.lstrip("_") in TRANSPORT_SCHEDULES
+                  or name in TRANSPORT_SCHEDULES)
+
+
+@pytest.mark.parametrize("where", ["subclass", "instance"])
+def test_replaced_call_soon_sees_what_transports_schedule(where):
+    """A call_soon replaced in a loop subclass or on the loop itself is
+    what each transport's connection_made, reader, waiter and
+    connection_lost callbacks go through, as on asyncio's loop."""
+    from unittest import mock
+
+    seen = {}
+    for name, factory in LOOPS.items():
+        callbacks = []
+
+        class Recording(factory):
+            def call_soon(self, callback, *args, **kwargs):
+                callbacks.append(callback)
+                return super().call_soon(callback, *args, **kwargs)
+
+        if where == "subclass":
+            loop = Recording()
+            patch = mock.patch.object(loop, "_unused", None, create=True)
+        else:
+            loop = factory()
+            original = loop.call_soon
+
+            def call_soon(callback, *args, **kwargs):
+                callbacks.append(callback)
+                return original(callback, *args, **kwargs)
+
+            patch = mock.patch.object(loop, "call_soon", call_soon)
+        try:
+            with patch:
+                loop.run_until_complete(streams_exchange(loop))
+        finally:
+            loop.close()
+        seen[name] = transport_schedules(callbacks)
+    assert len(seen["asyncio"]) >= 4 * 6, seen  # six transports, four each
+    same_everywhere(seen)
+
+
 async def storm(loop, count, concurrency):
     async def handle(reader, writer):
         writer.write(await reader.read(1))
@@ -553,3 +605,65 @@ def test_compiled_accept_with_nothing_waiting(listener_timeout):
         else:
             with pytest.raises(type(raised.value)):
                 _transport_c._accept_for_tests(listener)
+
+
+async def close_each_way(loop):
+    """Server-side transports closed by the peer (eof), by close() with
+    data pending, and by abort(), and a client-side transport closed by its
+    owner: weak references to each, taken once its connection_lost ran."""
+    lost = []
+
+    class Closing(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            if data == b"close":
+                self.transport.write(b"x" * 4096)
+                self.transport.close()
+            elif data == b"abort":
+                self.transport.abort()
+
+        def connection_lost(self, exc):
+            lost.append(weakref.ref(self.transport))
+            self.transport = None
+
+    server = await loop.create_server(Closing, "127.0.0.1", 0)
+    address = server.sockets[0].getsockname()
+    for request in (b"", b"close", b"abort"):
+        reader, writer = await asyncio.open_connection(*address)
+        if request:
+            writer.write(request)
+            await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    transport, _ = await loop.create_connection(Closing, *address)
+    transport.close()
+    del transport
+    while len(lost) < 4:
+        await asyncio.sleep(0.01)
+    server.close()
+    await server.wait_closed()
+    await asyncio.sleep(0)
+    return lost
+
+
+@pytest.mark.skipif(fastsel.IMPLEMENTATION != "c",
+                    reason="the compiled transports are not live")
+def test_closed_transports_are_freed_without_the_cycle_collector():
+    """fastsel drops a transport's _read_ready_cb (and _write_ready where it
+    is an attribute) once connection_lost has run, as asyncio does from
+    3.14: before that asyncio leaves each closed transport in a reference
+    cycle with its socket until the cycle collector runs."""
+    gc.collect()
+    gc.disable()
+    try:
+        loop = aio.EventLoop()
+        try:
+            lost = loop.run_until_complete(close_each_way(loop))
+        finally:
+            loop.close()
+        alive = [ref() for ref in lost if ref() is not None]
+        assert alive == [], [(t, t._read_ready_cb) for t in alive]
+    finally:
+        gc.enable()
