@@ -11,7 +11,7 @@ ACCEPT_RETRY_DELAY), and for each connection a task made by the loop's own
 create_task (its task factory included) running accept_connection2, the
 compiled twin of _accept_connection2. The accept and the new socket's
 setblocking(False) take the stdlib's steps without their Python frames
-where those are the stdlib's (see _accept_socket in
+where those are the stdlib's (see accept_nonblocking in
 _transport_lifecycle.pxi). It hands over to asyncio's own method in debug
 mode (which logs every connection), for TLS servers, and when the loop's
 class or the loop itself has its own _accept_connection2.

@@ -28,9 +28,8 @@ cdef object new_socket_transport(object loop, object sock, object protocol,
 ctypedef object (*SoonHook)(object loop, object callback, tuple args, object context)
 cdef int set_soon_hook(SoonHook hook) except -1
 
-# sock.accept(), None for its BlockingIOError; and the same followed by
-# conn.setblocking(False), as asyncio's accept loop does.
-cdef object accept_socket(object sock)
+# sock.accept() followed by conn.setblocking(False), as asyncio's accept
+# loop does; None for the accept's BlockingIOError.
 cdef object accept_nonblocking(object sock)
 
 # loop._transports (a WeakValueDictionary) read and written without its

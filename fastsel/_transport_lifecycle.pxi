@@ -264,40 +264,32 @@ cdef object _C_SOCKET_SETBLOCKING = _socket.socket.setblocking
 cdef int _SOCK_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0)
 
 
-cdef object accept_socket(object sock):
-    """sock.accept(), except that None stands for its BlockingIOError."""
-    return _accept_socket(sock, False)
-
-
 cdef object accept_nonblocking(object sock):
     """sock.accept() then conn.setblocking(False), as asyncio's accept loop
-    does, with None for the accept's BlockingIOError."""
-    return _accept_socket(sock, True)
+    does, with None for the accept's BlockingIOError.
 
-
-cdef object _accept_socket(object sock, bint nonblocking):
-    """For a socket.socket whose accept, _accept, __init__, setblocking and
+    For a socket.socket whose accept, _accept, __init__, setblocking and
     family/type/proto properties are the stdlib's: their steps without
     their Python frames (and the IntEnum conversions that only feed
     _socket.socket.__init__, which takes the ints). For a non-blocking IPv4
     or IPv6 socket _accept's system call is made here (fastsel_socket_accept),
-    and a non-blocking new socket is made so by that same call."""
+    and the new socket is made non-blocking by that same call."""
     cdef fastsel_socket *s
     if (not _reads_socket_fields(sock)
             or _socket_globals.get("socket") is not _Socket):
-        return _accepted_or_none(sock, nonblocking)
+        return _accepted_or_none(sock)
     if not type_check_remembers(&_socket_accept_ok, _Socket):
         if (_Socket.accept is not _SOCKET_ACCEPT or _Socket.__init__ is not _SOCKET_INIT
                 or _Socket._accept is not _C_SOCKET_ACCEPT
                 or _Socket.setblocking is not _C_SOCKET_SETBLOCKING):
-            return _accepted_or_none(sock, nonblocking)
+            return _accepted_or_none(sock)
         type_check_remember(&_socket_accept_ok, _Socket)
-    accepted = fastsel_socket_accept(sock, nonblocking)
+    accepted = fastsel_socket_accept(sock, True)
     if accepted is None:
         return None
     s = <fastsel_socket *>sock
     conn = _C_SOCKET_NEW(_Socket)
-    if accepted is not NotImplemented and nonblocking:
+    if accepted is not NotImplemented:
         # The fd is non-blocking already: the flag in the type gives the
         # socket its timeout of 0.0 without a second system call (CPython
         # keeps the flag out of conn.type).
@@ -306,32 +298,30 @@ cdef object _accept_socket(object sock, bint nonblocking):
         conn._io_refs = 0
         conn._closed = False
         return conn, addr
-    fd, addr = _C_SOCKET_ACCEPT(sock) if accepted is NotImplemented else accepted
+    fd, addr = _C_SOCKET_ACCEPT(sock)
     _C_SOCKET_INIT(conn, s.family, s.type, s.proto, fd)
     conn._io_refs = 0
     conn._closed = False
-    # A listening socket with a timeout: the new one blocks (gettimeout()
-    # is None when blocking, 0.0 when not).
+    # socket.accept's rule for a listening socket with a timeout (the new
+    # one blocks), before asyncio's setblocking(False).
     if _socket_globals["getdefaulttimeout"]() is None and s.timeout_ns > 0:
         conn.setblocking(True)
-    if nonblocking:
-        conn.setblocking(False)
+    conn.setblocking(False)
     return conn, addr
 
 
-cdef object _accepted_or_none(object sock, bint nonblocking):
+cdef object _accepted_or_none(object sock):
     try:
         conn, addr = sock.accept()
     except BlockingIOError:
         return None
-    if nonblocking:
-        conn.setblocking(False)
+    conn.setblocking(False)
     return conn, addr
 
 
-def _accept_for_tests(sock, nonblocking=False):
-    """accept_socket(sock), or accept_nonblocking(sock) (tests)."""
-    return accept_nonblocking(sock) if nonblocking else accept_socket(sock)
+def _accept_for_tests(sock):
+    """accept_nonblocking(sock) (tests)."""
+    return accept_nonblocking(sock)
 
 
 def set_result_unless_cancelled(fut, result):
