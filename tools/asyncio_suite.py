@@ -21,6 +21,7 @@ import concurrent.futures
 import json
 import os
 import pkgutil
+import signal
 import subprocess
 import sys
 import time
@@ -113,6 +114,10 @@ class _Result(unittest.TextTestResult):
 def run_in_this_process(loop, names, report):
     """Load and run the tests named (modules or test ids); write the results
     as JSON to the file report. The test output goes to stderr."""
+    # Started from a background job, the process inherits SIGINT ignored
+    # and Python installs no KeyboardInterrupt handler: test_runners'
+    # interrupt tests would then wait for a signal that never arrives.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if loop == "fastsel":
         use_fastsel_loop()
     counts = count_loops()
