@@ -515,7 +515,8 @@ cdef tuple _CALL_SOON_HELPERS = (
     ("_call_soon", (_asyncio_call_soon_helper,)),
     ("get_debug", (_asyncio_get_debug, get_debug)),
 ) + _NOTES_SHADOWING
-cdef tuple _TRANSPORT_CALL_SOON = (("call_soon", (call_soon,)),) + _CALL_SOON_HELPERS
+# What the hook checks before _call_soon_steps checks the rest.
+cdef tuple _TRANSPORT_CALL_SOON = (("call_soon", (call_soon,)),) + _NOTES_SHADOWING
 set_soon_hook(_transport_call_soon)
 
 

@@ -136,12 +136,12 @@ cdef int _schedule(object transport, object callback, tuple args) except -1:
             call_soon(callback, *args)
             return 0
         context = _get(transport, s, _CONTEXT, "_context")
-        loop = _get(transport, s, _LOOP, "_loop")
-        if _soon_hook(loop, callback, args, context) is NotImplemented:
-            loop.call_soon(callback, *args, context=context)
-        return 0
     loop = _get(transport, s, _LOOP, "_loop")
-    if _soon_hook is NULL or _soon_hook(loop, callback, args, None) is NotImplemented:
+    if _soon_hook is not NULL and _soon_hook(loop, callback, args, context) is not NotImplemented:
+        return 0
+    if _HAS_CONTEXT:  # asyncio's _call_soon
+        loop.call_soon(callback, *args, context=context)
+    else:
         loop.call_soon(callback, *args)
     return 0
 
@@ -426,19 +426,14 @@ cdef int _fail_sendfile_waiter(object self) except -1:
 cdef int _call_connection_lost(object self, object exc) except -1:
     """_SelectorSocketTransport._call_connection_lost."""
     cdef bint s = _slotted(self)
-    if _LOST_DROPS_CALLBACKS:
-        try:
-            _selector_connection_lost(self, exc)
-        finally:
-            _set(self, s, _WRITE_READY, "_write_ready", None)
-            _set(self, s, _READ_READY_CB, "_read_ready_cb", None)
-            _fail_sendfile_waiter(self)
-        return 0
     try:
         _selector_connection_lost(self, exc)
-        _fail_sendfile_waiter(self)
+        if not _LOST_DROPS_CALLBACKS:
+            _fail_sendfile_waiter(self)
     finally:
         if _WRITE_READY_ATTRIBUTE:
             _set(self, s, _WRITE_READY, "_write_ready", None)
         _set(self, s, _READ_READY_CB, "_read_ready_cb", None)
+        if _LOST_DROPS_CALLBACKS:
+            _fail_sendfile_waiter(self)
     return 0
