@@ -3,6 +3,8 @@
     python -m bench.callgrind_connect [--cases create_connection,open_connection]
                                       [--loops asyncio,fastsel.aio,uvloop]
                                       [--connections 100,600]
+    python -m bench.callgrind_connect --cases tls_connection,tls_round_trip
+                                      [--connections 20,120]
 
 For each case and event loop, a client runs in a process of its own under
 `valgrind --tool=callgrind` (on this interpreter, sys.executable) and makes
@@ -14,24 +16,36 @@ connections to 127.0.0.1 one after the other, each closed before the next:
   `writer.close()` and `await writer.wait_closed()`.
 
 This process, uninstrumented, accepts them in a thread and closes each at
-once. The figure is (I(many) - I(few)) / (many - few): start-up and shutdown
+once. The TLS cases are bench/tls.py's client against its echo peer (a child
+process on asyncio's loop, uninstrumented, with a certificate made for the
+run):
+
+- tls_connection: `create_connection(..., ssl=context)`, one round trip of
+  a 64-byte message, `transport.close()` and the wait for `connection_lost`;
+- tls_round_trip: one round trip on a connection kept open (N is then the
+  number of round trips).
+
+The figure is (I(many) - I(few)) / (many - few): start-up and shutdown
 drop out. The kernel's share is not in it.
 
-    python -m bench.callgrind_connect connect CASE LOOP PORT N
+    python -m bench.callgrind_connect connect CASE LOOP PORT N [CA_DIRECTORY]
 
 is the client's side.
 """
 import argparse
 import asyncio
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 
-from . import wrk_servers
-from .callgrind import instructions
+from . import tls, wrk_servers
+from .callgrind import ROOT, instructions
 from .callgrind_server import available
 
 CASES = ("create_connection", "open_connection")
+TLS_CASES = ("tls_connection", "tls_round_trip")
 LOOPS = ("asyncio", "fastsel.aio", "uvloop")
 
 
@@ -56,12 +70,20 @@ async def _open_connection(loop, port):
     await writer.wait_closed()
 
 
-def connect(case, loop_name, port, count):
-    """The client's side: `count` connections, one after the other."""
-    one = {"create_connection": _create_connection,
-           "open_connection": _open_connection}[case]
+def connect(case, loop_name, port, count, ca_directory=None):
+    """The client's side: `count` connections (round trips for
+    tls_round_trip), one after the other."""
     loop = wrk_servers.new_event_loop(loop_name)
     asyncio.set_event_loop(loop)
+    if case in TLS_CASES:
+        client = tls.ClientVariant(lambda: loop, port, tls.client_context(ca_directory))
+        operations = {"tls_connection": client.new_connections,
+                      "tls_round_trip": client.round_trips}[case]
+        loop.run_until_complete(operations(count))
+        client.close()
+        return
+    one = {"create_connection": _create_connection,
+           "open_connection": _open_connection}[case]
 
     async def run():
         for _ in range(count):
@@ -82,8 +104,8 @@ def accept_and_close(listener):
 
 def main(argv):
     if argv[:1] == ["connect"]:
-        case, loop_name, port, count = argv[1:]
-        connect(case, loop_name, int(port), int(count))
+        case, loop_name, port, count, *ca_directory = argv[1:]
+        connect(case, loop_name, int(port), int(count), *ca_directory)
         return
     parser = argparse.ArgumentParser(prog="python -m bench.callgrind_connect",
                                      description=__doc__.split("\n\n")[0])
@@ -94,22 +116,53 @@ def main(argv):
     args = parser.parse_args(argv)
     few, many = (int(n) for n in args.connections.split(","))
     listener = socket.create_server(("127.0.0.1", 0), backlog=128)
-    port = listener.getsockname()[1]
     threading.Thread(target=accept_and_close, args=(listener,), daemon=True).start()
     print(f"Python {sys.version.split()[0]}; instructions per connection "
           f"= (I({many}) - I({few})) / {many - few}")
-    for case in args.cases.split(","):
-        for loop_name in args.loops.split(","):
-            if not available(loop_name):
-                print(f"{case:18} {loop_name:12} skipped: not installed")
-                continue
-            counts = [instructions(["bench.callgrind_connect", "connect", case,
-                                    loop_name, str(port), str(n)])
-                      for n in (few, many)]
-            per_connection = (counts[1] - counts[0]) / (many - few)
-            print(f"{case:18} {loop_name:12} {per_connection:10,.0f}", flush=True)
+    with tempfile.TemporaryDirectory() as directory, TlsPeer(directory) as tls_port:
+        for case in args.cases.split(","):
+            target = ([str(tls_port()), directory] if case in TLS_CASES
+                      else [str(listener.getsockname()[1])])
+            for loop_name in args.loops.split(","):
+                if not available(loop_name):
+                    print(f"{case:18} {loop_name:12} skipped: not installed")
+                    continue
+                counts = [instructions(["bench.callgrind_connect", "connect", case,
+                                        loop_name, target[0], str(n), *target[1:]])
+                          for n in (few, many)]
+                per_connection = (counts[1] - counts[0]) / (many - few)
+                print(f"{case:18} {loop_name:12} {per_connection:10,.0f}", flush=True)
     listener.close()
 
+
+class TlsPeer:
+    """bench/tls.py's echo peer with a certificate made in `directory`,
+    started when a TLS case first asks for its port."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.process = self.port = None
+
+    def __enter__(self):
+        return self.started_port
+
+    def started_port(self):
+        if self.process is None:
+            cert, key = tls.make_certificate(self.directory)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bench.tls", "--peer", cert, key],
+                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+            line = self.process.stdout.readline().split()
+            if len(line) != 2 or line[0] != "ready":
+                raise RuntimeError("TLS peer did not start")
+            self.port = int(line[1])
+        return self.port
+
+    def __exit__(self, *exc_info):
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process.stdout.close()
 
 if __name__ == "__main__":
     main(sys.argv[1:])

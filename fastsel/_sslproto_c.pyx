@@ -18,7 +18,8 @@ out into bytes of what was read, where asyncio's SSLObject.read(max_size)
 allocates max_size (256 KiB) for every read and shrinks it: on glibc that
 allocation is an mmap, an mremap and a munmap per read unless the process's
 malloc threshold happens to have risen above it. The application gets the
-same bytes objects.
+same bytes objects. That receive buffer is allocated unfilled, where asyncio
+fills it with zeros for every connection.
 
 One step is skipped when its outcome is known (on the stdlib's SSLObject;
 a context's sslobject_class sees asyncio's calls): asyncio reads from the
@@ -43,7 +44,8 @@ import ssl
 import types
 from asyncio import constants, sslproto
 
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytearray cimport (
+    PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_GET_SIZE)
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from ._asyncio_versions import has
@@ -393,6 +395,25 @@ class SSLProtocolTransport(sslproto._SSLProtocolTransport):
 
 class SSLProtocol(RecordState, sslproto.SSLProtocol):
     """asyncio's TLS protocol, its per-record methods compiled."""
+
+    def __init__(self, *args, **kwargs):
+        # asyncio's __init__ makes the receive buffer as bytearray(max_size),
+        # 256 KiB written with zeros for every connection. Nothing reads the
+        # buffer before recv_into() has filled what it reads, so the same
+        # size is allocated here unfilled: __init__ runs with max_size 0 on
+        # the instance. A max_size that is not a plain int class attribute
+        # is left to asyncio's own steps.
+        size = self.max_size
+        if type(size) is not int or "max_size" in self.__dict__:
+            super().__init__(*args, **kwargs)
+            return
+        self.max_size = 0
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            del self.max_size
+        self._ssl_buffer = PyByteArray_FromStringAndSize(NULL, size)
+        self._ssl_buffer_view = memoryview(self._ssl_buffer)
 
     def _get_app_transport(self):
         if self._app_transport is None:

@@ -607,6 +607,34 @@ def test_record_state_fields_behave_as_attributes():
         loop.close()
 
 
+@compiled_tls
+def test_receive_buffer_is_made_as_asyncios():
+    """The receive buffer is allocated unfilled (no 256 KiB of zeros per
+    connection) but has asyncio's size and view, and __init__ otherwise
+    behaves as asyncio's: its errors, and no max_size left on the instance."""
+    from fastsel._sslproto_c import SSLProtocol
+
+    class SmallBuffer(SSLProtocol):
+        max_size = 1024
+
+    loop = aio.EventLoop()
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        for cls, size in ((SSLProtocol, sslproto.SSLProtocol.max_size), (SmallBuffer, 1024)):
+            proto = cls(loop, asyncio.Protocol(), context, None, server_side=True)
+            assert "max_size" not in vars(proto) and proto.max_size == size
+            assert type(proto._ssl_buffer) is bytearray and len(proto._ssl_buffer) == size
+            assert proto._ssl_buffer_view.obj is proto._ssl_buffer
+            assert len(proto.get_buffer(-1)) == size
+        proto = SSLProtocol.__new__(SSLProtocol)
+        with pytest.raises(ValueError, match="ssl_handshake_timeout"):
+            proto.__init__(loop, asyncio.Protocol(), context, None, server_side=True,
+                           ssl_handshake_timeout=-1)
+        assert "max_size" not in vars(proto)
+    finally:
+        loop.close()
+
+
 async def echo_with_sslobject_class(tls):
     """The client's context makes SSLObjects of a subclass that records its
     read, write and pending calls: it must see asyncio's calls, no more."""

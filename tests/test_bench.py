@@ -478,6 +478,26 @@ def test_callgrind_connect_client_side():
     assert len(accepted) == 5 * len(callgrind_connect.CASES)
 
 
+def test_callgrind_connect_tls_client_side(tmp_path):
+    """The TLS cases of bench.callgrind_connect, run without valgrind
+    against the harness's own echo peer: each makes its connections (or
+    round trips) and closes cleanly."""
+    import subprocess
+
+    pytest.importorskip("trustme")
+    from bench import callgrind_connect
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with callgrind_connect.TlsPeer(str(tmp_path)) as tls_port:
+        port = str(tls_port())
+        for case in callgrind_connect.TLS_CASES:
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.callgrind_connect", "connect", case,
+                 "fastsel.aio", port, "3", str(tmp_path)],
+                capture_output=True, text=True, cwd=root, timeout=120)
+            assert done.returncode == 0, done.stderr
+
+
 def test_callgrind_server_new_connections():
     """bench.callgrind_server's server answers requests that each come on a
     connection of their own (--new-connections), then stops on EOF."""
