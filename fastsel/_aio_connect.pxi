@@ -1,8 +1,8 @@
 # Included by _aio_c.pyx: the client's connection path, compiled.
 #
 # loop.create_connection() (and so asyncio.open_connection()) to a numeric
-# IPv4 or IPv6 address, without TLS, a given socket, a local address or
-# happy eyeballs, goes through seven asyncio methods: create_connection,
+# IPv4 or IPv6 address, without a given socket, a local address or happy
+# eyeballs, goes through seven asyncio methods: create_connection,
 # _ensure_resolved (twice), _connect_sock, sock_connect, _sock_connect and
 # _create_connection_transport, then _sock_connect_cb and _sock_write_done
 # as callbacks. Here they are done in one compiled coroutine, in the running
@@ -10,9 +10,12 @@
 # loop's other methods (create_future, _add_writer, remove_writer,
 # _make_socket_transport...) are called as asyncio calls them.
 #
+# With TLS (ssl= an ssl.SSLContext or True), the transport is the loop's
+# _make_ssl_transport, called as asyncio calls it.
+#
 # _ensure_resolved is skipped only where its result is known: a host that
 # inet_pton() reads as an address of the family tried, an int port, the
-# default family and proto. Anything else (a host name, ssl=, sock=,
+# default family and proto. Anything else (a host name, another ssl=, sock=,
 # local_addr=, happy_eyeballs_delay=, interleave=, debug mode, a loop whose
 # class or instance has its own version of one of those methods, a patched
 # asyncio module global) runs asyncio's own create_connection, which still
@@ -23,6 +26,7 @@ import contextvars
 import functools
 import _socket as _c_socket_module
 import socket as _socket_module
+import ssl as _ssl_module
 from asyncio import selector_events
 
 cdef bint _CONNECT_HAS_SHUTDOWN_TIMEOUT = has("create_connection_has_ssl_shutdown_timeout")
@@ -44,6 +48,7 @@ cdef object _partial = functools.partial
 cdef object _ExceptionGroup = getattr(builtins, "ExceptionGroup", None)
 cdef object _copy_context = contextvars.copy_context
 cdef object _inet_pton = getattr(_socket_module, "inet_pton", None)
+cdef object _SSLContext = _ssl_module.SSLContext
 cdef object _SOCKET_INIT = _socket_module.socket.__init__
 cdef object _C_SOCKET_NEW = _c_socket_module.socket.__new__
 cdef object _C_SOCKET_INIT = _c_socket_module.socket.__init__
@@ -223,6 +228,22 @@ cdef inline bint _plain_connect_loop(object loop) except -1:
     return loop_keeps(&_connect_loop_type_ok, loop, _CONNECT_HELPERS)
 
 
+cdef bint _tls_arguments_known(object ssl, object server_hostname,
+                               object ssl_handshake_timeout,
+                               object ssl_shutdown_timeout) except -1:
+    """create_connection's TLS arguments are ones it takes without raising
+    and passes on as they are: no TLS and none of its arguments, or ssl an
+    ssl.SSLContext (not a subclass, whose truth could be its own) or True,
+    with a str or no server_hostname. The timeouts are checked by the TLS
+    protocol, as in asyncio."""
+    if ssl is None:
+        return (server_hostname is None and ssl_handshake_timeout is None
+                and ssl_shutdown_timeout is None)
+    if ssl is not True and type(ssl) is not _SSLContext:
+        return False
+    return server_hostname is None or type(server_hostname) is str
+
+
 async def _create_connection(self, protocol_factory, host, port, ssl, family,
                              proto, flags, sock, local_addr, server_hostname,
                              ssl_handshake_timeout, ssl_shutdown_timeout,
@@ -231,9 +252,9 @@ async def _create_connection(self, protocol_factory, host, port, ssl, family,
     own otherwise (see the top of this file)."""
     infos = None
     if (SUPPORTED and not _ltrue(self, _loop_slotted(self), LOOP_DEBUG)
-            and ssl is None and sock is None
-            and local_addr is None and server_hostname is None
-            and ssl_handshake_timeout is None and ssl_shutdown_timeout is None
+            and sock is None and local_addr is None
+            and _tls_arguments_known(ssl, server_hostname, ssl_handshake_timeout,
+                                     ssl_shutdown_timeout)
             and happy_eyeballs_delay is None and interleave is None
             and type(family) is int and family == _AF_UNSPEC
             and type(proto) is int and proto == 0
@@ -265,6 +286,9 @@ async def _create_connection(self, protocol_factory, host, port, ssl, family,
             ssl_handshake_timeout=ssl_handshake_timeout,
             happy_eyeballs_delay=happy_eyeballs_delay, interleave=interleave)
 
+    if ssl is not None and server_hostname is None:
+        # The host, never empty here, is the name the certificate must have.
+        server_hostname = host
     # _ensure_resolved((host, port), ...) returns [(af, SOCK_STREAM,
     # IPPROTO_TCP, '', address)] without awaiting anything; the one address
     # is tried (_connect_sock) and its error, if any, raised.
@@ -284,7 +308,9 @@ async def _create_connection(self, protocol_factory, host, port, ssl, family,
         finally:
             exceptions = None
 
-    return await _connection_transport(self, sock, protocol_factory)
+    return await _connection_transport(self, sock, protocol_factory, ssl,
+                                       server_hostname, ssl_handshake_timeout,
+                                       ssl_shutdown_timeout)
 
 
 async def _connect_sock(loop, exceptions, af, address):
@@ -355,8 +381,10 @@ cdef object _begin_connect(object loop, object sock, object address):
     return fut
 
 
-async def _connection_transport(loop, sock, protocol_factory):
-    """BaseEventLoop._create_connection_transport without TLS."""
+async def _connection_transport(loop, sock, protocol_factory, ssl, server_hostname,
+                                ssl_handshake_timeout, ssl_shutdown_timeout):
+    """BaseEventLoop._create_connection_transport on the client's side."""
+    context = None
     if _TRANSPORT_STEP_CLOSES_SOCKET:
         try:
             sock.setblocking(False)
@@ -364,11 +392,9 @@ async def _connection_transport(loop, sock, protocol_factory):
                 context = _copy_context()
             protocol = protocol_factory()
             waiter = loop.create_future()
-            if _CONNECT_HAS_CONTEXT:
-                transport = loop._make_socket_transport(sock, protocol, waiter,
-                                                        context=context)
-            else:
-                transport = loop._make_socket_transport(sock, protocol, waiter)
+            transport = _new_transport(loop, sock, protocol, waiter, ssl, server_hostname,
+                                       ssl_handshake_timeout, ssl_shutdown_timeout,
+                                       context)
         except:
             # The socket would be left open: no transport owns it.
             sock.close()
@@ -377,7 +403,8 @@ async def _connection_transport(loop, sock, protocol_factory):
         sock.setblocking(False)
         protocol = protocol_factory()
         waiter = loop.create_future()
-        transport = loop._make_socket_transport(sock, protocol, waiter)
+        transport = _new_transport(loop, sock, protocol, waiter, ssl, server_hostname,
+                                   ssl_handshake_timeout, ssl_shutdown_timeout, None)
 
     try:
         await waiter
@@ -387,6 +414,32 @@ async def _connection_transport(loop, sock, protocol_factory):
         raise
 
     return transport, protocol
+
+
+cdef object _new_transport(object loop, object sock, object protocol, object waiter,
+                           object ssl, object server_hostname,
+                           object ssl_handshake_timeout, object ssl_shutdown_timeout,
+                           object context):
+    """The loop's _make_socket_transport, or with ssl its _make_ssl_transport,
+    called with the arguments the running version passes."""
+    if ssl is None:
+        if _CONNECT_HAS_CONTEXT:
+            return loop._make_socket_transport(sock, protocol, waiter, context=context)
+        return loop._make_socket_transport(sock, protocol, waiter)
+    sslcontext = None if ssl is True else ssl
+    if _CONNECT_HAS_CONTEXT:
+        return loop._make_ssl_transport(
+            sock, protocol, sslcontext, waiter, server_side=False,
+            server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout, context=context)
+    if _CONNECT_HAS_SHUTDOWN_TIMEOUT:
+        return loop._make_ssl_transport(
+            sock, protocol, sslcontext, waiter, server_side=False,
+            server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout)
+    return loop._make_ssl_transport(
+        sock, protocol, sslcontext, waiter, server_side=False,
+        server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout)
 
 
 if _CONNECT_HAS_ALL_ERRORS:

@@ -17,7 +17,7 @@ import threading
 import types
 import warnings
 import weakref
-from asyncio import sslproto
+from asyncio import base_events, sslproto
 from unittest import mock
 
 import pytest
@@ -396,6 +396,120 @@ async def client_with_untrusted_certificate(tls):
 def test_certificate_error_type(tls):
     outcome = assert_same_everywhere(run_on_each(client_with_untrusted_certificate, tls))
     assert outcome == ("SSLCertVerificationError", "CERTIFICATE_VERIFY_FAILED")
+
+
+class _Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
+async def connect_with_tls_arguments(tls, kwargs):
+    """create_connection to 127.0.0.1 with these TLS arguments ("CLIENT"
+    and "STRANGER" stand for the fixture's contexts): the outcome, what
+    the connection saw, and the fds left open."""
+    loop = asyncio.get_running_loop()
+    kwargs = {key: {"CLIENT": tls.client, "STRANGER": tls.stranger}.get(value, value)
+              if isinstance(value, str) else value for key, value in kwargs.items()}
+    before = len(loop._selector.get_map())
+    server = await loop.create_server(_Echo, "127.0.0.1", 0, ssl=tls.server)
+    host, port = server.sockets[0].getsockname()
+    received = loop.create_future()
+    lost = loop.create_future()
+
+    class Client(asyncio.Protocol):
+        def data_received(self, data):
+            received.set_result(data)
+
+        def connection_lost(self, exc):
+            lost.set_result(type(exc).__name__)
+
+    try:
+        transport, _ = await loop.create_connection(Client, host, port, **kwargs)
+    except Exception as exc:
+        outcome = (type(exc).__name__, getattr(exc, "reason", None) or str(exc))
+    else:
+        transport.write(b"ping")
+        outcome = ("connected", await asyncio.wait_for(received, 20),
+                   transport.get_extra_info("peercert")["subjectAltName"],
+                   transport.get_extra_info("sslcontext") is tls.client)
+        transport.close()
+        outcome += (await asyncio.wait_for(lost, 20),)
+    server.close()
+    await server.wait_closed()
+    for _ in range(100):
+        await asyncio.sleep(0)
+    return outcome, len(loop._selector.get_map()) - before
+
+
+TLS_CONNECT_ARGUMENTS = [
+    {"ssl": "CLIENT"},                                   # server_hostname: the host
+    {"ssl": "CLIENT", "server_hostname": "localhost"},
+    {"ssl": "CLIENT", "server_hostname": "other.example"},
+    {"ssl": "CLIENT", "server_hostname": ""},
+    {"ssl": "STRANGER", "server_hostname": "localhost"},
+    {"ssl": True, "server_hostname": "localhost"},
+    {"ssl": "CLIENT", "ssl_handshake_timeout": 5.0},
+    {"ssl": "CLIENT", "ssl_handshake_timeout": -1},
+    {"server_hostname": "localhost"},
+    {"ssl_handshake_timeout": 5.0},
+]
+if sys.version_info >= (3, 11):
+    TLS_CONNECT_ARGUMENTS += [{"ssl": "CLIENT", "ssl_shutdown_timeout": 5.0},
+                              {"ssl": "CLIENT", "ssl_shutdown_timeout": 0}]
+
+
+@pytest.mark.parametrize("kwargs", TLS_CONNECT_ARGUMENTS, ids=repr)
+def test_create_connection_tls_arguments_as_asyncio(tls, kwargs):
+    """ssl=, server_hostname= and the TLS timeouts on create_connection to a
+    numeric host (fastsel's compiled connection path takes the first seven
+    and the shutdown timeouts; the others go through asyncio's code): the
+    same outcome, errors included, and nothing left registered."""
+    outcome, left = assert_same_everywhere(
+        run_on_each(connect_with_tls_arguments, tls, kwargs))
+    assert left == 0
+    if kwargs.get("ssl") == "CLIENT" and kwargs.get("server_hostname") in (None, "localhost"):
+        if kwargs.get("ssl_handshake_timeout", 1) > 0 and kwargs.get("ssl_shutdown_timeout", 1) > 0:
+            assert outcome[:2] == ("connected", b"ping")
+
+
+@compiled_tls
+def test_tls_create_connection_takes_the_compiled_path(tls):
+    """With ssl= and a numeric host, fastsel's loop runs none of asyncio's
+    Python methods of the client's connection path."""
+    watched = [base_events.BaseEventLoop.create_connection,
+               base_events.BaseEventLoop._ensure_resolved,
+               base_events.BaseEventLoop._connect_sock,
+               base_events.BaseEventLoop._create_connection_transport]
+    codes = {f.__code__ for f in watched}
+    seen = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            seen.append(frame.f_code.co_name)
+
+    async def connect():
+        server = await asyncio.get_running_loop().create_server(_Echo, "127.0.0.1", 0,
+                                                                ssl=tls.server)
+        port = server.sockets[0].getsockname()[1]
+        sys.setprofile(profile)
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=tls.client)
+        finally:
+            sys.setprofile(None)
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+    loop = aio.EventLoop()
+    try:
+        loop.run_until_complete(connect())
+    finally:
+        loop.close()
+    assert seen == []
 
 
 async def flow_control_and_close_with_unsent_data(tls):
