@@ -58,6 +58,10 @@ CHANGES = {
         (3, 11), None,
         "asyncio's TLS is the memory-BIO SSLProtocol that fastsel._sslproto_c "
         "extends (before: the older design, left to asyncio's own code)"),
+    "sslproto_timeouts_are_bound_methods": (
+        (3, 13), None,
+        "SSLProtocol gives call_later its _check_handshake_timeout and "
+        "_check_shutdown_timeout as bound methods (before: lambdas calling them)"),
     "timeout_clamped_by_comparisons": (
         (3, 13), None,
         "_run_once clamps its select() timeout with comparisons (before: "

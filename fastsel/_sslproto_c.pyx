@@ -3,14 +3,15 @@
 
 SSLProtocol is a subclass of asyncio.sslproto.SSLProtocol (CPython 3.11+,
 the memory-BIO design shared by 3.11-3.15) and SSLProtocolTransport one of
-its _SSLProtocolTransport: the handshake, shutdown, timeouts, flow control
-and error paths stay asyncio's own code. Compiled here are the methods that
-run for every TLS record: receiving ciphertext (get_buffer, buffer_updated),
-decrypting it for the application (_do_read, _do_read__copied), encrypting
-what the application writes (write, _write_appdata, _do_write,
-_process_outgoing) and the flow-control checks after each. Each takes the
-steps of asyncio's version in the same order, with the same checks,
-exceptions and log messages.
+its _SSLProtocolTransport. Compiled here are the methods that run for every
+TLS record: receiving ciphertext (get_buffer, buffer_updated), decrypting it
+for the application (_do_read, _do_read__copied), encrypting what the
+application writes (write, _write_appdata, _do_write, _process_outgoing)
+and the flow-control checks after each; and those that run once per
+connection (_sslproto_lifecycle.pxi): the handshake, the shutdown,
+connection_lost. Each takes the steps of asyncio's version in the same
+order, with the same checks, exceptions and log messages. The timeout
+checks, aborts and error paths stay asyncio's own code.
 
 Decrypted bytes land in the protocol's receive buffer (free again once
 buffer_updated has fed the ciphertext to the incoming BIO) and are copied
@@ -371,8 +372,17 @@ cdef int _call_app_flow_control(RecordState self, str name) except -1:
     return 0
 
 
+include "_sslproto_lifecycle.pxi"
+
+
 class SSLProtocolTransport(sslproto._SSLProtocolTransport):
-    """asyncio's TLS application transport, write() compiled."""
+    """asyncio's TLS application transport, its construction, write() and
+    close() compiled."""
+
+    def __init__(self, loop, ssl_protocol):
+        self._loop = loop
+        self._ssl_protocol = ssl_protocol
+        self._closed = False
 
     def is_closing(self):
         # Asked by every StreamWriter.drain().
@@ -391,6 +401,17 @@ class SSLProtocolTransport(sslproto._SSLProtocolTransport):
             _write_appdata(<RecordState>protocol, (data,))
         else:  # None once closed twice: asyncio's AttributeError
             protocol._write_appdata((data,))
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            protocol = self._ssl_protocol
+            if isinstance(protocol, RecordState):
+                _start_shutdown(<RecordState>protocol)
+            else:
+                protocol._start_shutdown()
+        else:
+            self._ssl_protocol = None
 
 
 class SSLProtocol(RecordState, sslproto.SSLProtocol):
@@ -464,3 +485,54 @@ class SSLProtocol(RecordState, sslproto.SSLProtocol):
 
     def _control_ssl_reading(RecordState self not None):
         _control_ssl_reading(self)
+
+    # Once per connection (_sslproto_lifecycle.pxi).
+
+    def _set_app_protocol(RecordState self not None, app_protocol):
+        _set_app_protocol(self, app_protocol)
+
+    def _set_write_buffer_limits(RecordState self not None, high=None, low=None):
+        high, low = _flowcontrol_defaults(
+            high, low, constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE)
+        self._outgoing_high_water = high
+        self._outgoing_low_water = low
+
+    def _set_read_buffer_limits(RecordState self not None, high=None, low=None):
+        high, low = _flowcontrol_defaults(
+            high, low, constants.FLOW_CONTROL_HIGH_WATER_SSL_READ)
+        self._incoming_high_water = high
+        self._incoming_low_water = low
+
+    def _wakeup_waiter(RecordState self not None, exc=None):
+        _wakeup_waiter(self, exc)
+
+    def _set_state(RecordState self not None, new_state):
+        _set_state(self, new_state)
+
+    def connection_made(RecordState self not None, transport):
+        self._transport = transport
+        _start_handshake(self)
+
+    def connection_lost(RecordState self not None, exc):
+        _connection_lost(self, exc)
+
+    def _start_handshake(RecordState self not None):
+        _start_handshake(self)
+
+    def _do_handshake(RecordState self not None):
+        _do_handshake(self)
+
+    def _on_handshake_complete(RecordState self not None, handshake_exc):
+        _on_handshake_complete(self, handshake_exc)
+
+    def _start_shutdown(RecordState self not None):
+        _start_shutdown(self)
+
+    def _do_flush(RecordState self not None):
+        _do_flush(self)
+
+    def _do_shutdown(RecordState self not None):
+        _do_shutdown(self)
+
+    def _call_eof_received(RecordState self not None):
+        _call_eof_received(self)

@@ -372,6 +372,81 @@ async def handshake_against_silent_peer(tls):
             [t for t in loop._transports.values() if not t.is_closing()])
 
 
+async def lifecycle_steps(tls):
+    """What a TLS connection's protocol shows at each step of its life: the
+    timeout callbacks given to call_later (lambdas up to 3.12, bound
+    methods from 3.13), the states, the waiter, the application
+    transport's flags, and the callbacks the application protocol sees."""
+    loop = asyncio.get_running_loop()
+    seen = []
+
+    def name(handle):
+        return None if handle is None else getattr(handle._callback, "__name__", None)
+
+    pending = asyncio.ensure_future(loop.create_connection(
+        asyncio.Protocol, *silent_peer_address(), ssl=tls.client, server_hostname="localhost"))
+    for _ in range(50):
+        await asyncio.sleep(0.002)
+        protocols = [t._protocol for t in loop._transports.values()
+                     if t.get_extra_info("peername") == silent_peer_address()
+                     and not t.is_closing()]
+        if protocols:
+            break
+    handshaking = protocols[0]
+    seen.append(("handshake", handshaking._state.name, name(handshaking._handshake_timeout_handle),
+                 handshaking._app_state.name, handshaking._waiter is not None))
+    pending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+
+    class Client(asyncio.Protocol):
+        def connection_made(self, transport):
+            seen.append(("made", transport._ssl_protocol._state.name,
+                         transport._ssl_protocol._handshake_timeout_handle))
+
+        def eof_received(self):
+            seen.append(("eof",))
+
+        def connection_lost(self, exc):
+            seen.append(("lost", exc))
+
+    server = await loop.create_server(_Echo, "127.0.0.1", 0, ssl=tls.server)
+    transport, client = await loop.create_connection(
+        Client, *server.sockets[0].getsockname()[:2], ssl=tls.client,
+        server_hostname="localhost")
+    protocol = transport._ssl_protocol
+    seen.append(("connected", protocol._state.name, protocol._waiter,
+                 sorted(key for key in ("peercert", "cipher", "compression", "ssl_object")
+                        if transport.get_extra_info(key) is not None)))
+    transport.close()
+    seen.append(("closing", protocol._state.name, name(protocol._shutdown_timeout_handle),
+                 transport._closed, transport.is_closing()))
+    transport.close()  # a second close() forgets the protocol, as asyncio's
+    seen.append(("closed twice", transport._ssl_protocol))
+    for _ in range(200):
+        if seen[-1][0] == "lost":
+            break
+        await asyncio.sleep(0.005)
+    seen.append(("after", protocol._state.name, protocol._app_state.name,
+                 protocol._transport, protocol._app_transport,
+                 protocol._shutdown_timeout_handle, protocol._handshake_timeout_handle))
+    server.close()
+    await server.wait_closed()
+    return seen
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11),
+                    reason="the memory-BIO SSLProtocol of 3.11+")
+def test_connection_lifecycle_as_asyncios(tls):
+    seen = assert_same_everywhere(run_on_each(lifecycle_steps, tls))
+    expected_callback = ("_check_handshake_timeout" if sys.version_info >= (3, 13)
+                         else "<lambda>")
+    assert seen[0] == ("handshake", "DO_HANDSHAKE", expected_callback, "STATE_INIT", True)
+    assert [step[0] for step in seen[1:]] == [
+        "made", "connected", "closing", "closed twice", "eof", "lost", "after"]
+    assert seen[3][:2] == ("closing", "SHUTDOWN")
+
+
 def test_handshake_timeout_with_silent_peer_leaks_nothing(tls):
     error, waited, context_freed, protocols_freed, open_transports = assert_same_everywhere(
         run_on_each(handshake_against_silent_peer, tls))

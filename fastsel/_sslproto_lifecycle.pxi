@@ -1,0 +1,267 @@
+# Included by _sslproto_c.pyx: the steps of asyncio's SSLProtocol that run
+# once per connection (the flow-control set-up of __init__, the handshake,
+# the shutdown, connection_lost) and its application transport's
+# construction and close, compiled.
+#
+# Each takes the steps of asyncio's method in the same order. The methods
+# are alike in every version from 3.11 on, except where _asyncio_versions
+# lists a difference: the timeout callbacks given to call_later. Where the
+# versions' code differs otherwise (_start_shutdown during a handshake, which
+# aborts; _on_shutdown_complete, which changed in 3.14), asyncio's own
+# method runs.
+
+import warnings as _warnings_module
+from asyncio import protocols
+
+cdef bint _TIMEOUTS_BOUND = has("sslproto_timeouts_are_bound_methods")
+
+cdef object _STATE_INIT = sslproto.AppProtocolState.STATE_INIT
+cdef object _STATE_CON_MADE = sslproto.AppProtocolState.STATE_CON_MADE
+cdef object _STATE_EOF = sslproto.AppProtocolState.STATE_EOF
+cdef object _STATE_CON_LOST = sslproto.AppProtocolState.STATE_CON_LOST
+cdef object _SSLError = ssl.SSLError
+cdef object _CertificateError = ssl.CertificateError
+cdef object _BufferedProtocol = protocols.BufferedProtocol
+cdef object _asyncio_start_shutdown = sslproto.SSLProtocol._start_shutdown
+
+
+# ------------------------------------------------------------ set-up
+
+cdef tuple _flowcontrol_defaults(object high, object low, object kb):
+    """sslproto.add_flowcontrol_defaults."""
+    if high is None:
+        if low is None:
+            hi = kb * 1024
+        else:
+            lo = low
+            hi = 4 * lo
+    else:
+        hi = high
+    if low is None:
+        lo = hi // 4
+    else:
+        lo = low
+
+    if not hi >= lo >= 0:
+        raise ValueError('high (%r) must be >= low (%r) must be >= 0' %
+                         (hi, lo))
+    return hi, lo
+
+
+cdef int _set_app_protocol(RecordState self, object app_protocol) except -1:
+    """SSLProtocol._set_app_protocol."""
+    self._app_protocol = app_protocol
+    if (hasattr(app_protocol, 'get_buffer') and
+            isinstance(app_protocol, _BufferedProtocol)):
+        self._app_protocol_get_buffer = app_protocol.get_buffer
+        self._app_protocol_buffer_updated = app_protocol.buffer_updated
+        self._app_protocol_is_buffer = True
+    else:
+        self._app_protocol_is_buffer = False
+    return 0
+
+
+cdef int _wakeup_waiter(RecordState self, object exc) except -1:
+    """SSLProtocol._wakeup_waiter."""
+    if self._waiter is None:
+        return 0
+    if not self._waiter.cancelled():
+        if exc is not None:
+            self._waiter.set_exception(exc)
+        else:
+            self._waiter.set_result(None)
+    self._waiter = None
+    return 0
+
+
+cdef int _set_state(RecordState self, object new_state) except -1:
+    """SSLProtocol._set_state: only the transitions asyncio allows."""
+    state = self._state
+    if (new_state is _UNWRAPPED
+            or (state is _UNWRAPPED and new_state is _DO_HANDSHAKE)
+            or (state is _DO_HANDSHAKE and new_state is _WRAPPED)
+            or (state is _WRAPPED and new_state is _FLUSHING)
+            or (state is _FLUSHING and new_state is _SHUTDOWN)):
+        self._state = new_state
+        return 0
+    raise RuntimeError('cannot switch state from {} to {}'.format(state, new_state))
+
+
+# The callback 3.11 and 3.12 give call_later: a lambda that looks the
+# method up when it runs. Made from Python source, so that it is a Python
+# function named '<lambda>' as asyncio's is (Cython's lambdas are named
+# 'lambda'), which is what a debug-mode repr of the TimerHandle shows.
+_deferred_method = eval("lambda protocol, name: lambda: getattr(protocol, name)()",
+                        {"getattr": getattr})
+
+
+cdef object _timeout_callback(RecordState self, str name):
+    """The running version's call_later callback for the timeout `name`."""
+    if _TIMEOUTS_BOUND:
+        return getattr(self, name)
+    return _deferred_method(self, name)
+
+
+# ------------------------------------------------------------ handshake
+
+cdef int _start_handshake(RecordState self) except -1:
+    """SSLProtocol._start_handshake."""
+    if self._loop.get_debug():
+        sslproto.logger.debug("%r starts SSL handshake", self)
+        self._handshake_start_time = self._loop.time()
+    else:
+        self._handshake_start_time = None
+
+    _set_state(self, _DO_HANDSHAKE)
+
+    # The handshake's timeout starts now.
+    self._handshake_timeout_handle = self._loop.call_later(
+        self._ssl_handshake_timeout, _timeout_callback(self, "_check_handshake_timeout"))
+
+    _do_handshake(self)
+    return 0
+
+
+cdef int _do_handshake(RecordState self) except -1:
+    """SSLProtocol._do_handshake."""
+    try:
+        self._sslobj.do_handshake()
+    except _AGAIN_ERRORS:
+        _process_outgoing(self)
+    except _SSLError as exc:
+        _on_handshake_complete(self, exc)
+    else:
+        _on_handshake_complete(self, None)
+    return 0
+
+
+cdef int _on_handshake_complete(RecordState self, object handshake_exc) except -1:
+    """SSLProtocol._on_handshake_complete."""
+    if self._handshake_timeout_handle is not None:
+        self._handshake_timeout_handle.cancel()
+        self._handshake_timeout_handle = None
+
+    sslobj = self._sslobj
+    try:
+        if handshake_exc is None:
+            _set_state(self, _WRAPPED)
+        else:
+            raise handshake_exc
+
+        peercert = sslobj.getpeercert()
+    except Exception as exc:
+        handshake_exc = None
+        _set_state(self, _UNWRAPPED)
+        if isinstance(exc, _CertificateError):
+            msg = 'SSL handshake failed on verifying the certificate'
+        else:
+            msg = 'SSL handshake failed'
+        self._fatal_error(exc, msg)
+        _wakeup_waiter(self, exc)
+        return 0
+
+    if self._loop.get_debug():
+        dt = self._loop.time() - self._handshake_start_time
+        sslproto.logger.debug("%r: SSL handshake took %.1f ms", self, dt * 1e3)
+
+    # What the transport's get_extra_info() has once the handshake is done.
+    self._extra.update(peercert=peercert,
+                       cipher=sslobj.cipher(),
+                       compression=sslobj.compression(),
+                       ssl_object=sslobj)
+    if self._app_state is _STATE_INIT:
+        self._app_state = _STATE_CON_MADE
+        self._app_protocol.connection_made(self._get_app_transport())
+    _wakeup_waiter(self, None)
+    _do_read(self)
+    return 0
+
+
+# ------------------------------------------------------------ shutdown
+
+cdef int _start_shutdown(RecordState self) except -1:
+    """SSLProtocol._start_shutdown (during the handshake, asyncio's own:
+    its abort differs between versions)."""
+    state = self._state
+    if state is _FLUSHING or state is _SHUTDOWN or state is _UNWRAPPED:
+        return 0
+    if state is _DO_HANDSHAKE:
+        _asyncio_start_shutdown(self)
+        return 0
+    if self._app_transport is not None:
+        self._app_transport._closed = True
+    _set_state(self, _FLUSHING)
+    self._shutdown_timeout_handle = self._loop.call_later(
+        self._ssl_shutdown_timeout, _timeout_callback(self, "_check_shutdown_timeout"))
+    _do_flush(self)
+    return 0
+
+
+cdef int _do_flush(RecordState self) except -1:
+    """SSLProtocol._do_flush."""
+    _do_read(self)
+    _set_state(self, _SHUTDOWN)
+    _do_shutdown(self)
+    return 0
+
+
+cdef int _do_shutdown(RecordState self) except -1:
+    """SSLProtocol._do_shutdown."""
+    try:
+        if not self._eof_received:
+            self._sslobj.unwrap()
+    except _AGAIN_ERRORS:
+        _process_outgoing(self)
+    except _SSLError as exc:
+        self._on_shutdown_complete(exc)
+    else:
+        _process_outgoing(self)
+        _call_eof_received(self)
+        self._on_shutdown_complete(None)
+    return 0
+
+
+cdef int _call_eof_received(RecordState self) except -1:
+    """SSLProtocol._call_eof_received."""
+    try:
+        if self._app_state is _STATE_CON_MADE:
+            self._app_state = _STATE_EOF
+            keep_open = self._app_protocol.eof_received()
+            if keep_open:
+                sslproto.logger.warning('returning true from eof_received() '
+                                        'has no effect when using ssl')
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as ex:
+        self._fatal_error(ex, 'Error calling eof_received()')
+    return 0
+
+
+cdef int _connection_lost(RecordState self, object exc) except -1:
+    """SSLProtocol.connection_lost."""
+    self._write_backlog.clear()
+    _bio_read(self._outgoing)
+    self._conn_lost += 1
+
+    # The application transport is marked closed, so that it does not warn
+    # when it is collected.
+    if self._app_transport is not None:
+        self._app_transport._closed = True
+
+    if self._state is not _DO_HANDSHAKE:
+        if self._app_state is _STATE_CON_MADE or self._app_state is _STATE_EOF:
+            self._app_state = _STATE_CON_LOST
+            self._loop.call_soon(self._app_protocol.connection_lost, exc)
+    _set_state(self, _UNWRAPPED)
+    self._transport = None
+    self._app_transport = None
+    self._app_protocol = None
+    _wakeup_waiter(self, exc)
+
+    if self._shutdown_timeout_handle:
+        self._shutdown_timeout_handle.cancel()
+        self._shutdown_timeout_handle = None
+    if self._handshake_timeout_handle:
+        self._handshake_timeout_handle.cancel()
+        self._handshake_timeout_handle = None
+    return 0
