@@ -415,34 +415,18 @@ class SSLProtocolTransport(sslproto._SSLProtocolTransport):
 
 
 class SSLProtocol(RecordState, sslproto.SSLProtocol):
-    """asyncio's TLS protocol, its per-record methods compiled."""
+    """asyncio's TLS protocol, its per-record and per-connection methods
+    compiled."""
 
-    def __init__(self, *args, **kwargs):
-        # asyncio's __init__ makes the receive buffer as bytearray(max_size),
-        # 256 KiB written with zeros for every connection. Nothing reads the
-        # buffer before recv_into() has filled what it reads, so the same
-        # size is allocated here unfilled: __init__ runs with max_size 0 on
-        # the instance. A max_size that is not a plain int class attribute
-        # is left to asyncio's own steps.
-        size = self.max_size
-        if type(size) is not int or "max_size" in self.__dict__:
-            super().__init__(*args, **kwargs)
-            return
-        self.max_size = 0
-        try:
-            super().__init__(*args, **kwargs)
-        finally:
-            del self.max_size
-        self._ssl_buffer = PyByteArray_FromStringAndSize(NULL, size)
-        self._ssl_buffer_view = memoryview(self._ssl_buffer)
+    def __init__(RecordState self not None, loop, app_protocol, sslcontext, waiter,
+                 server_side=False, server_hostname=None, call_connection_made=True,
+                 ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
+        _init_protocol(self, loop, app_protocol, sslcontext, waiter, server_side,
+                       server_hostname, call_connection_made, ssl_handshake_timeout,
+                       ssl_shutdown_timeout)
 
-    def _get_app_transport(self):
-        if self._app_transport is None:
-            if self._app_transport_created:
-                raise RuntimeError('Creating _SSLProtocolTransport twice')
-            self._app_transport = SSLProtocolTransport(self._loop, self)
-            self._app_transport_created = True
-        return self._app_transport
+    def _get_app_transport(RecordState self not None):
+        return _get_app_transport(self)
 
     def get_buffer(RecordState self not None, n):
         want = n
@@ -492,16 +476,10 @@ class SSLProtocol(RecordState, sslproto.SSLProtocol):
         _set_app_protocol(self, app_protocol)
 
     def _set_write_buffer_limits(RecordState self not None, high=None, low=None):
-        high, low = _flowcontrol_defaults(
-            high, low, constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE)
-        self._outgoing_high_water = high
-        self._outgoing_low_water = low
+        _set_write_buffer_limits(self, high, low)
 
     def _set_read_buffer_limits(RecordState self not None, high=None, low=None):
-        high, low = _flowcontrol_defaults(
-            high, low, constants.FLOW_CONTROL_HIGH_WATER_SSL_READ)
-        self._incoming_high_water = high
-        self._incoming_low_water = low
+        _set_read_buffer_limits(self, high, low)
 
     def _wakeup_waiter(RecordState self not None, exc=None):
         _wakeup_waiter(self, exc)
@@ -536,3 +514,55 @@ class SSLProtocol(RecordState, sslproto.SSLProtocol):
 
     def _call_eof_received(RecordState self not None):
         _call_eof_received(self)
+
+
+cdef object _ASYNCIO_PROTOCOL = sslproto.SSLProtocol
+cdef object _ASYNCIO_APP_TRANSPORT = sslproto._SSLProtocolTransport
+cdef object _new_app_transport = SSLProtocolTransport
+
+
+cdef tuple _replaced_methods(object ours, object base):
+    """(name, function) for each method of asyncio's class `base` that
+    fastsel's class `ours` replaces."""
+    return tuple((name, base.__dict__[name]) for name in ours.__dict__
+                 if name in base.__dict__ and callable(base.__dict__[name]))
+
+
+# The methods fastsel's classes replace, as asyncio's classes have them, and
+# each class's version tag when they were last found there (0: not known).
+cdef tuple _REPLACED = ((_ASYNCIO_PROTOCOL, _replaced_methods(SSLProtocol, _ASYNCIO_PROTOCOL)),
+                        (_ASYNCIO_APP_TRANSPORT,
+                         _replaced_methods(SSLProtocolTransport, _ASYNCIO_APP_TRANSPORT)))
+cdef unsigned int _replaced_tags[2]
+
+
+cdef bint _asyncio_classes_kept() except -1:
+    """sslproto.SSLProtocol is asyncio's class, and it and
+    _SSLProtocolTransport still have their own versions of the methods
+    fastsel's classes replace (nothing patched them)."""
+    cdef Py_ssize_t i
+    cdef unsigned int tag
+    if sslproto.SSLProtocol is not _ASYNCIO_PROTOCOL:
+        return False
+    for i in range(2):
+        cls, originals = _REPLACED[i]
+        tag = (<_VersionedType *><void *>cls).tp_version_tag
+        if tag != 0 and tag == _replaced_tags[i]:
+            continue
+        _replaced_tags[i] = 0
+        for name, function in originals:
+            # The lookup also gives the class a version tag if it had none.
+            if getattr(cls, name, None) is not function or cls.__dict__.get(name) is not function:
+                return False
+        _replaced_tags[i] = (<_VersionedType *><void *>cls).tp_version_tag
+    return True
+
+
+def protocol_class():
+    """The TLS protocol class for a new connection: fastsel's SSLProtocol,
+    or, where a method it replaces was patched on asyncio's classes (or
+    sslproto.SSLProtocol replaced), sslproto.SSLProtocol as asyncio would
+    make it, so that the patch is seen."""
+    if _asyncio_classes_kept():
+        return SSLProtocol
+    return sslproto.SSLProtocol

@@ -1,7 +1,6 @@
 # Included by _sslproto_c.pyx: the steps of asyncio's SSLProtocol that run
-# once per connection (the flow-control set-up of __init__, the handshake,
-# the shutdown, connection_lost) and its application transport's
-# construction and close, compiled.
+# once per connection (__init__, the handshake, the shutdown,
+# connection_lost) and its application transport's close, compiled.
 #
 # Each takes the steps of asyncio's method in the same order. The methods
 # are alike in every version from 3.11 on, except where _asyncio_versions
@@ -10,7 +9,7 @@
 # aborts; _on_shutdown_complete, which changed in 3.14), asyncio's own
 # method runs.
 
-import warnings as _warnings_module
+import collections
 from asyncio import protocols
 
 cdef bint _TIMEOUTS_BOUND = has("sslproto_timeouts_are_bound_methods")
@@ -23,9 +22,126 @@ cdef object _SSLError = ssl.SSLError
 cdef object _CertificateError = ssl.CertificateError
 cdef object _BufferedProtocol = protocols.BufferedProtocol
 cdef object _asyncio_start_shutdown = sslproto.SSLProtocol._start_shutdown
+cdef object _deque = collections.deque
 
 
 # ------------------------------------------------------------ set-up
+
+cdef int _init_protocol(RecordState self, object loop, object app_protocol,
+                        object sslcontext, object waiter, object server_side,
+                        object server_hostname, object call_connection_made,
+                        object ssl_handshake_timeout,
+                        object ssl_shutdown_timeout) except -1:
+    """SSLProtocol.__init__, but for the receive buffer: asyncio makes it
+    with bytearray(max_size), 256 KiB written with zeros per connection that
+    nothing reads (recv_into() fills what is then read); here an int
+    max_size is allocated unfilled."""
+    if sslproto.ssl is None:
+        raise RuntimeError("stdlib ssl module not available")
+
+    size = self.max_size
+    if type(size) is int and size >= 0:
+        self._ssl_buffer = PyByteArray_FromStringAndSize(NULL, size)
+    else:
+        self._ssl_buffer = bytearray(size)
+    self._ssl_buffer_view = memoryview(self._ssl_buffer)
+
+    if ssl_handshake_timeout is None:
+        ssl_handshake_timeout = constants.SSL_HANDSHAKE_TIMEOUT
+    elif ssl_handshake_timeout <= 0:
+        raise ValueError(
+            f"ssl_handshake_timeout should be a positive number, "
+            f"got {ssl_handshake_timeout}")
+    if ssl_shutdown_timeout is None:
+        ssl_shutdown_timeout = constants.SSL_SHUTDOWN_TIMEOUT
+    elif ssl_shutdown_timeout <= 0:
+        raise ValueError(
+            f"ssl_shutdown_timeout should be a positive number, "
+            f"got {ssl_shutdown_timeout}")
+
+    if not sslcontext:
+        sslcontext = sslproto._create_transport_context(
+            server_side, server_hostname)
+
+    self._server_side = server_side
+    if server_hostname and not server_side:
+        self._server_hostname = server_hostname
+    else:
+        self._server_hostname = None
+    self._sslcontext = sslcontext
+    # What get_extra_info() has before the handshake.
+    self._extra = dict(sslcontext=sslcontext)
+
+    # The application's writes waiting for the handshake or the socket.
+    self._write_backlog = _deque()
+    self._write_buffer_size = 0
+
+    self._waiter = waiter
+    self._loop = loop
+    _set_app_protocol(self, app_protocol)
+    self._app_transport = None
+    self._app_transport_created = False
+    # The socket transport, once connection_made() gives it.
+    self._transport = None
+    self._ssl_handshake_timeout = ssl_handshake_timeout
+    self._ssl_shutdown_timeout = ssl_shutdown_timeout
+    # The TLS connection over two memory BIOs.
+    self._incoming = _MemoryBIO()
+    self._outgoing = _MemoryBIO()
+    self._state = _UNWRAPPED
+    self._conn_lost = 0  # connection_lost() counts itself here
+    if call_connection_made:
+        self._app_state = _STATE_INIT
+    else:
+        self._app_state = _STATE_CON_MADE
+    self._sslobj = self._sslcontext.wrap_bio(
+        self._incoming, self._outgoing,
+        server_side=self._server_side,
+        server_hostname=self._server_hostname)
+
+    # Flow control.
+    self._ssl_writing_paused = False
+    self._app_reading_paused = False
+    self._ssl_reading_paused = False
+    self._incoming_high_water = 0
+    self._incoming_low_water = 0
+    _set_read_buffer_limits(self, None, None)
+    self._eof_received = False
+    self._app_writing_paused = False
+    self._outgoing_high_water = 0
+    self._outgoing_low_water = 0
+    _set_write_buffer_limits(self, None, None)
+    _get_app_transport(self)
+    return 0
+
+
+cdef object _get_app_transport(RecordState self):
+    """SSLProtocol._get_app_transport, making fastsel's SSLProtocolTransport."""
+    if self._app_transport is None:
+        if self._app_transport_created:
+            raise RuntimeError('Creating _SSLProtocolTransport twice')
+        self._app_transport = _new_app_transport(self._loop, self)
+        self._app_transport_created = True
+    return self._app_transport
+
+
+cdef int _set_write_buffer_limits(RecordState self, object high, object low) except -1:
+    """SSLProtocol._set_write_buffer_limits."""
+    high, low = _flowcontrol_defaults(
+        high, low, constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE)
+    self._outgoing_high_water = high
+    self._outgoing_low_water = low
+    return 0
+
+
+cdef int _set_read_buffer_limits(RecordState self, object high, object low) except -1:
+    """SSLProtocol._set_read_buffer_limits."""
+    high, low = _flowcontrol_defaults(
+        high, low, constants.FLOW_CONTROL_HIGH_WATER_SSL_READ)
+    self._incoming_high_water = high
+    self._incoming_low_water = low
+    return 0
+
 
 cdef tuple _flowcontrol_defaults(object high, object low, object kb):
     """sslproto.add_flowcontrol_defaults."""
@@ -87,12 +203,30 @@ cdef int _set_state(RecordState self, object new_state) except -1:
     raise RuntimeError('cannot switch state from {} to {}'.format(state, new_state))
 
 
-# The callback 3.11 and 3.12 give call_later: a lambda that looks the
-# method up when it runs. Made from Python source, so that it is a Python
-# function named '<lambda>' as asyncio's is (Cython's lambdas are named
-# 'lambda'), which is what a debug-mode repr of the TimerHandle shows.
-_deferred_method = eval("lambda protocol, name: lambda: getattr(protocol, name)()",
-                        {"getattr": getattr})
+cdef extern from "Python.h":
+    object PyFunction_New(object code, object globals)
+    int PyFunction_SetClosure(object function, object closure) except -1
+    object PyCell_New(object value)
+
+# The callback 3.11 and 3.12 give call_later is a lambda that looks the
+# method up when it runs. Its code comes from Python source, so that the
+# callback is a Python function named '<lambda>' as asyncio's is (what a
+# debug-mode repr of the TimerHandle shows); each callback is that code
+# with its own closure, made without running Python code.
+_deferred_method_code = eval(
+    "lambda protocol, name: lambda: getattr(protocol, name)()",
+    {"getattr": getattr})(None, None).__code__
+cdef object _DEFERRED_CODE = _deferred_method_code
+cdef dict _DEFERRED_GLOBALS = {"getattr": getattr, "__builtins__": __builtins__}
+del _deferred_method_code
+
+
+cdef object _deferred_method(object protocol, str name):
+    """lambda: getattr(protocol, name)()"""
+    cells = {"protocol": PyCell_New(protocol), "name": PyCell_New(name)}
+    function = PyFunction_New(_DEFERRED_CODE, _DEFERRED_GLOBALS)
+    PyFunction_SetClosure(function, tuple(cells[free] for free in _DEFERRED_CODE.co_freevars))
+    return function
 
 
 cdef object _timeout_callback(RecordState self, str name):

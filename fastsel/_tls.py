@@ -1,5 +1,6 @@
-"""fastsel.aio's TLS: asyncio's SSLProtocol with its per-record methods
-compiled (fastsel._sslproto_c), over fastsel's compiled socket transport.
+"""fastsel.aio's TLS: asyncio's SSLProtocol with its per-record and
+per-connection methods compiled (fastsel._sslproto_c), over fastsel's
+compiled socket transport.
 
 TLSMixin goes in front of asyncio's selector loop in the MRO. It replaces
 the two places where asyncio builds an SSLProtocol, _make_ssl_transport
@@ -19,7 +20,7 @@ if IMPLEMENTATION == "c" and has("sslproto_memory_bio"):
     try:
         import ssl
 
-        from ._sslproto_c import SSLProtocol
+        from ._sslproto_c import protocol_class
     except ImportError:  # no ssl module, or no compiled build
         pass
     else:
@@ -34,7 +35,8 @@ TLSMixin = None
 
 if COMPILED_TLS:
     class TLSMixin:
-        """_make_ssl_transport and start_tls with fastsel's SSLProtocol; the
+        """_make_ssl_transport and start_tls with fastsel's SSLProtocol (or
+        asyncio's, where a method it replaces was patched there); the
         class it is mixed into provides _make_socket_transport's transport
         class as _socket_transport_class."""
 
@@ -51,7 +53,7 @@ if COMPILED_TLS:
                                 f"keyword argument {next(iter(context))!r}")
             if _CHECKS_FD_HAS_NO_TRANSPORT:
                 self._ensure_fd_no_transport(rawsock)
-            ssl_protocol = SSLProtocol(
+            ssl_protocol = protocol_class()(
                 self, protocol, sslcontext, waiter, server_side, server_hostname,
                 ssl_handshake_timeout=ssl_handshake_timeout,
                 ssl_shutdown_timeout=ssl_shutdown_timeout)
@@ -73,7 +75,7 @@ if COMPILED_TLS:
                 raise TypeError(
                     f'transport {transport!r} is not supported by start_tls()')
             waiter = self.create_future()
-            ssl_protocol = SSLProtocol(
+            ssl_protocol = protocol_class()(
                 self, protocol, sslcontext, waiter, server_side, server_hostname,
                 ssl_handshake_timeout=ssl_handshake_timeout,
                 ssl_shutdown_timeout=ssl_shutdown_timeout,

@@ -447,6 +447,62 @@ def test_connection_lifecycle_as_asyncios(tls):
     assert seen[3][:2] == ("closing", "SHUTDOWN")
 
 
+@compiled_tls
+@pytest.mark.parametrize("patched", [
+    (sslproto.SSLProtocol, "connection_made"),
+    (sslproto.SSLProtocol, "_do_read"),
+    (sslproto._SSLProtocolTransport, "write"),
+    (sslproto, "SSLProtocol"),
+])
+def test_patched_asyncio_tls_classes_are_seen(tls, patched):
+    """A method patched on asyncio's SSLProtocol or _SSLProtocolTransport
+    that fastsel's classes replace (or sslproto.SSLProtocol itself) makes
+    new connections use asyncio's class, so that the patch runs; once
+    unpatched, fastsel's class is used again."""
+    from fastsel._sslproto_c import SSLProtocol
+
+    owner, name = patched
+    original = getattr(owner, name)
+    calls = []
+
+    if owner is sslproto:
+        class Patched(original):
+            def connection_made(self, transport):
+                calls.append(name)
+                super().connection_made(transport)
+        replacement = Patched
+    else:
+        def replacement(self, *args):
+            calls.append(name)
+            return original(self, *args)
+
+    async def echo_class():
+        server = await asyncio.get_running_loop().create_server(
+            _Echo, "127.0.0.1", 0, ssl=tls.server)
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.sockets[0].getsockname()[1], ssl=tls.client,
+            server_hostname="localhost")
+        writer.write(b"ping")
+        echoed = await reader.readexactly(4)
+        protocol_class = type(writer.transport._ssl_protocol)
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        return echoed, protocol_class
+
+    loop = aio.EventLoop()
+    try:
+        with mock.patch.object(owner, name, replacement):
+            echoed, protocol_class = loop.run_until_complete(echo_class())
+        assert echoed == b"ping" and calls and protocol_class is not SSLProtocol
+        calls.clear()
+        echoed, protocol_class = loop.run_until_complete(echo_class())
+        assert echoed == b"ping" and not calls and protocol_class is SSLProtocol
+    finally:
+        loop.close()
+
+
 def test_handshake_timeout_with_silent_peer_leaks_nothing(tls):
     error, waited, context_freed, protocols_freed, open_transports = assert_same_everywhere(
         run_on_each(handshake_against_silent_peer, tls))
