@@ -573,6 +573,14 @@ class SocketTransport(_Base):
                 _init_transport(self, loop, sock, protocol, waiter, extra,
                                 server, None)
 
+    def __del__(self):
+        # asyncio's __del__ acts only on a transport that still has its
+        # socket (it warns and closes it): most are freed closed, and skip
+        # its Python frame.
+        if (not _asyncio_lifecycle(type(self))
+                or _get(self, _slotted(self), _SOCK, "_sock") is not None):
+            _Base.__del__(self)
+
     def _call_connection_lost(self, exc):
         if not _asyncio_lifecycle(type(self)):
             _Base._call_connection_lost(self, exc)

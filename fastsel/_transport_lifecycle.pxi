@@ -35,7 +35,8 @@ cdef tuple _INLINED = (
     _own_methods(transports.BaseTransport, ("__init__",))
     + _own_methods(transports._FlowControlMixin, ("__init__", "_set_write_buffer_limits"))
     + _own_methods(_SelectorTransport, (
-        "__init__", "set_protocol", "close", "_force_close", "_call_connection_lost"))
+        "__init__", "__del__", "set_protocol", "close", "_force_close",
+        "_call_connection_lost"))
     + _own_methods(_SelectorSocketTransport, (
         "__init__", "set_protocol", "close", "_call_connection_lost")))
 cdef object _asyncio_set_protocol = _SelectorSocketTransport.set_protocol

@@ -469,3 +469,37 @@ def test_a_replaced_socket_class_turns_the_direct_calls_off():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+@pytest.mark.parametrize("make_loop", [aio.EventLoop, asyncio.SelectorEventLoop],
+                         ids=["fastsel", "asyncio"])
+def test_unclosed_transport_collected_as_asyncio(make_loop):
+    """A transport collected with its socket still open warns and closes the
+    socket (asyncio's __del__ runs); one collected closed does neither."""
+    import gc
+    import warnings
+
+    loop = make_loop()
+    seen = []
+    try:
+        for close_first in (False, True):
+            ours, theirs = socket.socketpair()
+            transport, _ = loop.run_until_complete(
+                loop.connect_accepted_socket(asyncio.Protocol, ours))
+            if close_first:
+                transport.close()
+                loop.run_until_complete(asyncio.sleep(0.01))
+            else:
+                # Nothing else must hold the transport: stop reading.
+                loop._remove_reader(transport._sock_fd)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                del transport
+                gc.collect()
+            seen.append(([(w.category.__name__, str(w.message).startswith("unclosed transport <"))
+                          for w in caught], ours.fileno()))
+            theirs.close()
+            ours.close()
+    finally:
+        loop.close()
+    assert seen == [([("ResourceWarning", True)], -1), ([], -1)]
