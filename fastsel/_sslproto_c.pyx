@@ -50,6 +50,8 @@ from cpython.bytearray cimport (
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from ._asyncio_versions import has
+from .includes.overrides cimport class_keeps
+from .includes.typecheck cimport TypeCheck
 
 _State = sslproto.SSLProtocolState
 cdef object _DO_HANDSHAKE = _State.DO_HANDSHAKE
@@ -70,30 +72,14 @@ cdef object _SSLOBJECT_READ = ssl.SSLObject.read
 cdef object _SSLOBJECT_WRITE = ssl.SSLObject.write
 cdef object _SSLOBJECT_PENDING = ssl.SSLObject.pending
 
-cdef extern from "Python.h":
-    # The type's version tag: CPython gives a type a new one (or 0) whenever
-    # an attribute of it or of a base class is set or deleted.
-    ctypedef struct _VersionedType "PyTypeObject":
-        unsigned int tp_version_tag
-
-# ssl.SSLObject's version tag when its read, write and pending were last
-# found to be the stdlib's (0: not known).
-cdef unsigned int _checked_tag = 0
+cdef TypeCheck _sslobject_kept
+cdef tuple _SSLOBJECT_METHODS = (("read", (_SSLOBJECT_READ,)), ("write", (_SSLOBJECT_WRITE,)),
+                                 ("pending", (_SSLOBJECT_PENDING,)))
 
 
-cdef inline bint _stdlib_methods():
+cdef inline bint _stdlib_methods() except -1:
     """Whether ssl.SSLObject's read, write and pending are the stdlib's."""
-    global _checked_tag
-    cdef unsigned int tag = (<_VersionedType *><void *>_SSLObject).tp_version_tag
-    if tag != 0 and tag == _checked_tag:
-        return True
-    if (_SSLObject.read is _SSLOBJECT_READ and _SSLObject.write is _SSLOBJECT_WRITE
-            and _SSLObject.pending is _SSLOBJECT_PENDING):
-        # The lookups above gave the type a tag if it had none.
-        _checked_tag = (<_VersionedType *><void *>_SSLObject).tp_version_tag
-        return True
-    _checked_tag = 0
-    return False
+    return class_keeps(&_sslobject_kept, _SSLObject, _SSLOBJECT_METHODS)
 
 
 cdef inline object _unwrapped(RecordState self, object sslobj):
@@ -522,40 +508,27 @@ cdef object _new_app_transport = SSLProtocolTransport
 
 
 cdef tuple _replaced_methods(object ours, object base):
-    """(name, function) for each method of asyncio's class `base` that
-    fastsel's class `ours` replaces."""
-    return tuple((name, base.__dict__[name]) for name in ours.__dict__
+    """(name, (function,)) for each method of asyncio's class `base` that
+    fastsel's class `ours` replaces, `function` being asyncio's."""
+    return tuple((name, (base.__dict__[name],)) for name in ours.__dict__
                  if name in base.__dict__ and callable(base.__dict__[name]))
 
 
-# The methods fastsel's classes replace, as asyncio's classes have them, and
-# each class's version tag when they were last found there (0: not known).
-cdef tuple _REPLACED = ((_ASYNCIO_PROTOCOL, _replaced_methods(SSLProtocol, _ASYNCIO_PROTOCOL)),
-                        (_ASYNCIO_APP_TRANSPORT,
-                         _replaced_methods(SSLProtocolTransport, _ASYNCIO_APP_TRANSPORT)))
-cdef unsigned int _replaced_tags[2]
+cdef tuple _PROTOCOL_REPLACED = _replaced_methods(SSLProtocol, _ASYNCIO_PROTOCOL)
+cdef tuple _APP_TRANSPORT_REPLACED = _replaced_methods(SSLProtocolTransport,
+                                                       _ASYNCIO_APP_TRANSPORT)
+cdef TypeCheck _protocol_kept
+cdef TypeCheck _app_transport_kept
 
 
 cdef bint _asyncio_classes_kept() except -1:
     """sslproto.SSLProtocol is asyncio's class, and it and
     _SSLProtocolTransport still have their own versions of the methods
     fastsel's classes replace (nothing patched them)."""
-    cdef Py_ssize_t i
-    cdef unsigned int tag
-    if sslproto.SSLProtocol is not _ASYNCIO_PROTOCOL:
-        return False
-    for i in range(2):
-        cls, originals = _REPLACED[i]
-        tag = (<_VersionedType *><void *>cls).tp_version_tag
-        if tag != 0 and tag == _replaced_tags[i]:
-            continue
-        _replaced_tags[i] = 0
-        for name, function in originals:
-            # The lookup also gives the class a version tag if it had none.
-            if getattr(cls, name, None) is not function or cls.__dict__.get(name) is not function:
-                return False
-        _replaced_tags[i] = (<_VersionedType *><void *>cls).tp_version_tag
-    return True
+    return (sslproto.SSLProtocol is _ASYNCIO_PROTOCOL
+            and class_keeps(&_protocol_kept, _ASYNCIO_PROTOCOL, _PROTOCOL_REPLACED)
+            and class_keeps(&_app_transport_kept, _ASYNCIO_APP_TRANSPORT,
+                            _APP_TRANSPORT_REPLACED))
 
 
 def protocol_class():
