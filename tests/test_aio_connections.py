@@ -321,6 +321,53 @@ def test_replaced_methods_on_the_connection_path_are_honoured():
     same_everywhere(calls)
 
 
+@pytest.mark.parametrize("where", ["class", "instance"])
+def test_replaced_server_attach_and_detach_are_called(where):
+    """Server._attach and _detach replaced on the class or on the server
+    are what each accepted transport calls, as on asyncio's loop."""
+    from asyncio import base_events
+    from unittest import mock
+
+    seen = {}
+    for name, factory in LOOPS.items():
+        calls = []
+        originals = {method: getattr(base_events.Server, method)
+                     for method in ("_attach", "_detach")}
+
+        def recorder(method):
+            def replaced(server, *args):
+                calls.append(method)
+                return originals[method](server, *args)
+            return replaced
+
+        async def exchange():
+            server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+            if where == "instance":
+                for method in originals:
+                    setattr(server, method, recorder(method).__get__(server))
+            for _ in range(2):
+                reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+                await reader.read()
+                writer.close()
+                await writer.wait_closed()
+            server.close()
+            await server.wait_closed()
+
+        with contextlib.ExitStack() as stack:
+            if where == "class":
+                for method in originals:
+                    stack.enter_context(
+                        mock.patch.object(base_events.Server, method, recorder(method)))
+            loop = factory()
+            try:
+                loop.run_until_complete(exchange())
+            finally:
+                loop.close()
+        seen[name] = sorted(calls)
+    assert seen["asyncio"] == ["_attach", "_attach", "_detach", "_detach"]
+    same_everywhere(seen)
+
+
 TRANSPORT_SCHEDULES = {"connection_made", "_add_reader", "set_result_unless_cancelled",
                        "_call_connection_lost"}
 
