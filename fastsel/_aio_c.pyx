@@ -122,19 +122,19 @@ cdef inline bint _plain_loop(object loop) except -1:
     return loop_keeps(&_loop_type_ok, loop, _ITERATION_HELPERS)
 
 
-cdef inline int _add_callback(object loop, object append, object handle,
+cdef inline int _add_callback(object loop, object ready, object handle,
                               bint inline) except -1:
     # BaseEventLoop._add_callback, inlined when the loop's class has that one
-    # (_plain_loop), unless that one asserts the handle's type. `append` is the
-    # ready queue's bound append.
+    # (_plain_loop), unless that one asserts the handle's type. `ready` is
+    # the loop's ready queue.
     if _ADD_CALLBACK_ASSERTS_HANDLE or not inline:
         loop._add_callback(handle)
     elif not _handle_cancelled(handle):
-        append(handle)
+        _append_ready(ready, handle)
     return 0
 
 
-cdef int _handle_key(object loop, object append, object key, int mask,
+cdef int _handle_key(object loop, object ready, object key, int mask,
                      bint inline=True) except -1:
     """One (key, mask) pair, as BaseSelectorEventLoop._process_events does."""
     if type(key) is _SelectorKey:
@@ -150,12 +150,12 @@ cdef int _handle_key(object loop, object append, object key, int mask,
         if _handle_cancelled(reader):
             loop._remove_reader(fileobj)
         else:
-            _add_callback(loop, append, reader, inline)
+            _add_callback(loop, ready, reader, inline)
     if mask & EVENT_WRITE and writer is not None:
         if _handle_cancelled(writer):
             loop._remove_writer(fileobj)
         else:
-            _add_callback(loop, append, writer, inline)
+            _add_callback(loop, ready, writer, inline)
     return 0
 
 
@@ -163,12 +163,12 @@ def process_events(self, event_list):
     """BaseSelectorEventLoop._process_events: turn (key, mask) pairs into
     ready callbacks, dropping readers and writers that were cancelled."""
     cdef bint inline = _plain_loop(self)
-    append = _lget(self, _loop_slotted(self), LOOP_READY).append
+    ready = _lget(self, _loop_slotted(self), LOOP_READY)
     for key, mask in event_list:
-        _handle_key(self, append, key, mask, inline)
+        _handle_key(self, ready, key, mask, inline)
 
 
-cdef int _dispatch_ready(object loop, object append, KeyTable table,
+cdef int _dispatch_ready(object loop, object ready_queue, KeyTable table,
                          ReadyEvent *ready, int nready) except -1:
     """_process_events straight from the selector's wait buffer.
 
@@ -181,7 +181,7 @@ cdef int _dispatch_ready(object loop, object append, KeyTable table,
         fd = ready[0].fd
         key = table.find(fd)
         if key is not None:
-            _handle_key(loop, append, key,
+            _handle_key(loop, ready_queue, key,
                         ready[0].events & table.mask_of(fd, key))
         return 0
     keys = []
@@ -194,11 +194,11 @@ cdef int _dispatch_ready(object loop, object append, KeyTable table,
     for i in range(nready):
         key = keys[i]
         if key is not None:
-            _handle_key(loop, append, key, ready[i].events)
+            _handle_key(loop, ready_queue, key, ready[i].events)
     return 0
 
 
-cdef int _wait_and_dispatch(object loop, object append, Selector selector,
+cdef int _wait_and_dispatch(object loop, object ready, Selector selector,
                             int timeout_ms) except -1:
     """selector.select(timeout) followed by loop._process_events(...)."""
     cdef char *buf
@@ -208,7 +208,7 @@ cdef int _wait_and_dispatch(object loop, object append, Selector selector,
     try:
         nready = selector._wait_retrying(buf, selector._prepare_wait(buf),
                                          timeout_ms)
-        _dispatch_ready(loop, append, selector._table, <ReadyEvent *>buf,
+        _dispatch_ready(loop, ready, selector._table, <ReadyEvent *>buf,
                         nready)
     finally:
         selector._give_back(buf)
@@ -368,8 +368,7 @@ def run_once(self):
     # else replaces it.
     scheduled = _lget(self, slotted, LOOP_SCHEDULED)
     timeout = _select_timeout(self, slotted, ready, scheduled)
-    append = ready.append
-    _wait_and_dispatch(self, append, <Selector>selector, _timeout_ms(timeout))
+    _wait_and_dispatch(self, ready, <Selector>selector, _timeout_ms(timeout))
 
     # Timers that are due move to the ready queue.
     if _DUE_WINDOW_AT_LEAST_ULP:
@@ -385,18 +384,17 @@ def run_once(self):
             break
         handle = _pop_timer(scheduled)
         _timer_set_scheduled(handle, False)
-        append(handle)
+        _append_ready(ready, handle)
 
     # Run what is ready now; callbacks queued meanwhile wait for the next
     # iteration (after another poll for I/O). Their writes to each socket
     # transport go out together once they are done.
-    popleft = ready.popleft
     ntodo = len(ready)
     writes = <WriteCoalescer>coalescer
     writes.hold()
     try:
         for i in range(ntodo):
-            handle = popleft()
+            handle = _popleft_ready(ready)
             kind = _handle_kind(type(handle))
             if kind != OTHER_HANDLE:
                 if _slot_true(handle, SLOT_CANCELLED):
@@ -473,6 +471,19 @@ cdef object _transport_call_soon(object loop, object callback, tuple args, objec
 
 cdef object _Deque = __import__("collections").deque
 cdef object _deque_append = _Deque.append
+
+
+cdef object _deque_popleft = _Deque.popleft
+
+
+cdef inline object _popleft_ready(object ready):
+    """ready.popleft(), calling deque's popleft itself when ready is a
+    deque."""
+    cdef PyObject *args[1]
+    if type(ready) is not _Deque:
+        return ready.popleft()
+    args[0] = <PyObject *>ready
+    return PyObject_Vectorcall(_deque_popleft, args, 1, NULL)
 
 
 cdef inline int _append_ready(object ready, object handle) except -1:

@@ -245,3 +245,32 @@ def test_subclass_with_its_own_setattr():
             run_guarded(loop, asyncio.wait_for(asyncio.sleep(0.01), 5))
     finally:
         loop.close()
+
+
+def test_ready_queue_of_a_deque_subclass_is_used_through_its_methods():
+    """A ready queue replaced by a deque subclass gets every append and
+    popleft through its own methods, as on asyncio's loop (a plain deque's
+    are called directly)."""
+    import collections
+
+    counts = {}
+    for label, make_loop in (("asyncio", asyncio.SelectorEventLoop), ("fastsel", aio.EventLoop)):
+        calls = collections.Counter()
+
+        class Recording(collections.deque):
+            def append(self, item):
+                calls["append"] += 1
+                super().append(item)
+
+            def popleft(self):
+                calls["popleft"] += 1
+                return super().popleft()
+
+        loop = make_loop()
+        try:
+            loop._ready = Recording(loop._ready)
+            run_guarded(loop, echo_once())
+        finally:
+            loop.close()
+        counts[label] = dict(calls)
+    assert counts["asyncio"]["append"] > 0 and counts["fastsel"] == counts["asyncio"]
