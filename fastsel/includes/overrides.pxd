@@ -11,8 +11,10 @@ from .typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 cdef extern from "Python.h":
     ctypedef struct _DictOffset "PyTypeObject":
         Py_ssize_t tp_dictoffset
+    ctypedef struct PyObject
     object PyObject_GenericGetDict(object o, void *context)
     bint PyDict_Contains(object d, object key) except -1
+    Py_ssize_t PyDict_GET_SIZE(object d)
 
 
 cdef inline bint class_keeps(TypeCheck *check, object cls,
@@ -33,8 +35,16 @@ cdef inline bint instance_keeps(object obj, tuple methods) except -1:
     """None of the names is set on obj itself: a lookup per name in its
     __dict__ (which CPython 3.11+ then makes, if the values lived in obj)."""
     cdef object cls = type(obj)
-    if (<_DictOffset *>cls).tp_dictoffset == 0:
+    cdef Py_ssize_t offset = (<_DictOffset *>cls).tp_dictoffset
+    cdef PyObject *own_dict
+    if offset == 0:
         return True  # no instance dict: nothing can be set on obj
+    if offset > 0:
+        # A __dict__ slot at a fixed place (a compiled class's): nothing is
+        # set while it is still unmade or empty, as it mostly is.
+        own_dict = (<PyObject **>(<char *><void *>obj + offset))[0]
+        if own_dict == NULL or PyDict_GET_SIZE(<object>own_dict) == 0:
+            return True
     instance_dict = PyObject_GenericGetDict(obj, NULL)
     for pair in methods:
         if PyDict_Contains(instance_dict, (<tuple>pair)[0]):
