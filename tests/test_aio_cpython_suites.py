@@ -16,6 +16,7 @@ The whole matrix runs, no subset (8 loops x 3 suites, about a minute on
 policy) is repeated below.
 """
 import asyncio
+import warnings
 
 import pytest
 
@@ -88,7 +89,10 @@ globals().update(_build_cases())
 
 
 def teardown_module():
-    asyncio.set_event_loop_policy(None)
+    with warnings.catch_warnings():
+        # Deprecated from 3.14 on, as asyncio's policies are.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_event_loop_policy(None)
 
 
 if not SUITES:
