@@ -385,7 +385,7 @@ async def lifecycle_steps(tls):
 
     pending = asyncio.ensure_future(loop.create_connection(
         asyncio.Protocol, *silent_peer_address(), ssl=tls.client, server_hostname="localhost"))
-    for _ in range(50):
+    for _ in range(2500):  # up to 5 s on a loaded machine
         await asyncio.sleep(0.002)
         protocols = [t._protocol for t in loop._transports.values()
                      if t.get_extra_info("peername") == silent_peer_address()
