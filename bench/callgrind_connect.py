@@ -35,13 +35,12 @@ is the client's side.
 import argparse
 import asyncio
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 
 from . import tls, wrk_servers
-from .callgrind import ROOT, instructions
+from .callgrind import instructions
 from .callgrind_server import available
 
 CASES = ("create_connection", "open_connection")
@@ -148,21 +147,13 @@ class TlsPeer:
 
     def started_port(self):
         if self.process is None:
-            cert, key = tls.make_certificate(self.directory)
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bench.tls", "--peer", cert, key],
-                stdout=subprocess.PIPE, text=True, cwd=ROOT)
-            line = self.process.stdout.readline().split()
-            if len(line) != 2 or line[0] != "ready":
-                raise RuntimeError("TLS peer did not start")
-            self.port = int(line[1])
+            self.process, self.port = tls.start_peer(*tls.make_certificate(self.directory))
         return self.port
 
     def __exit__(self, *exc_info):
         if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process.stdout.close()
+            tls.stop_peer(self.process)
+
 
 if __name__ == "__main__":
     main(sys.argv[1:])

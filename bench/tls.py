@@ -544,18 +544,32 @@ class ClientVariant:
         self.loop.close()
 
 
-def run_client(directory, cert, key, factories, rounds, trips, connects):
+def start_peer(cert, key):
+    """peer_child in a child process, once it listens: (process, port).
+    The caller stops it with stop_peer."""
     peer = subprocess.Popen([sys.executable, "-m", "bench.tls", "--peer", cert, key],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    line = peer.stdout.readline().split()
+    if len(line) != 2 or line[0] != "ready":
+        stop_peer(peer)
+        raise RuntimeError("TLS peer did not start")
+    return peer, int(line[1])
+
+
+def stop_peer(peer):
+    peer.kill()
+    peer.wait()
+    peer.stdout.close()
+
+
+def run_client(directory, cert, key, factories, rounds, trips, connects):
+    peer, port = start_peer(cert, key)
     affinity = os.sched_getaffinity(0)
     variants = {}
     try:
-        line = peer.stdout.readline().split()
-        if len(line) != 2 or line[0] != "ready":
-            raise RuntimeError("TLS peer did not start")
         os.sched_setaffinity(0, {SERVER_CORE})
         context = client_context(directory)
-        variants = {name: ClientVariant(factory, int(line[1]), context)
+        variants = {name: ClientVariant(factory, port, context)
                     for name, factory in factories.items()}
         trip = {name: [] for name in variants}
         connect = {name: [] for name in variants}
@@ -571,9 +585,7 @@ def run_client(directory, cert, key, factories, rounds, trips, connects):
         for variant in variants.values():
             variant.close()
         os.sched_setaffinity(0, affinity)
-        peer.kill()
-        peer.wait()
-        peer.stdout.close()
+        stop_peer(peer)
     return [case("client: round trip on a kept-alive connection", "client CPU ns per round trip",
                  trip, CLIENT_TARGET),
             case("client: new connection (handshake, one round trip, close)",

@@ -469,10 +469,9 @@ cdef object _transport_call_soon(object loop, object callback, tuple args, objec
     return _call_soon_steps(loop, callback, args, context)
 
 
+# The ready queue's methods, called directly where it is a plain deque.
 cdef object _Deque = __import__("collections").deque
 cdef object _deque_append = _Deque.append
-
-
 cdef object _deque_popleft = _Deque.popleft
 
 

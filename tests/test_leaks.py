@@ -361,17 +361,29 @@ def growth(request, impl):
         pairs.close()
 
 
-def test_no_fd_or_memory_growth(growth):
+def assert_no_fd_or_memory_growth(growth):
     (small_mem, small_fds, _), (large_mem, large_fds, _) = growth
     assert (small_fds, large_fds) == (0, 0)
     assert large_mem - small_mem < MEMORY_TOLERANCE, (small_mem, large_mem)
 
 
-@pytest.mark.skipif(not HAVE_TOTAL_REFCOUNT,
-                    reason="needs a debug interpreter (sys.gettotalrefcount): run tools/refleaks.sh")
-def test_no_refcount_growth(growth):
+def assert_no_refcount_growth(growth):
     (_, _, small_refs), (_, _, large_refs) = growth
     assert large_refs - small_refs < REFCOUNT_TOLERANCE, (small_refs, large_refs)
+
+
+needs_total_refcount = pytest.mark.skipif(
+    not HAVE_TOTAL_REFCOUNT,
+    reason="needs a debug interpreter (sys.gettotalrefcount): run tools/refleaks.sh")
+
+
+def test_no_fd_or_memory_growth(growth):
+    assert_no_fd_or_memory_growth(growth)
+
+
+@needs_total_refcount
+def test_no_refcount_growth(growth):
+    assert_no_refcount_growth(growth)
 
 
 # ---------------------------------------------------------------- connections
@@ -443,16 +455,12 @@ def connection_growth(request):
 
 
 def test_connections_leave_no_fd_or_memory_growth(connection_growth):
-    (small_mem, small_fds, _), (large_mem, large_fds, _) = connection_growth
-    assert (small_fds, large_fds) == (0, 0)
-    assert large_mem - small_mem < MEMORY_TOLERANCE, (small_mem, large_mem)
+    assert_no_fd_or_memory_growth(connection_growth)
 
 
-@pytest.mark.skipif(not HAVE_TOTAL_REFCOUNT,
-                    reason="needs a debug interpreter (sys.gettotalrefcount): run tools/refleaks.sh")
+@needs_total_refcount
 def test_connections_leave_no_refcount_growth(connection_growth):
-    (_, _, small_refs), (_, _, large_refs) = connection_growth
-    assert large_refs - small_refs < REFCOUNT_TOLERANCE, (small_refs, large_refs)
+    assert_no_refcount_growth(connection_growth)
 
 
 @pytest.mark.skipif(not CYTHON_COROUTINE_TYPES, reason="needs the compiled build")

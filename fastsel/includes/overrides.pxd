@@ -40,8 +40,9 @@ cdef inline bint instance_keeps(object obj, tuple methods) except -1:
     if offset == 0:
         return True  # no instance dict: nothing can be set on obj
     if offset > 0:
-        # A __dict__ slot at a fixed place (a compiled class's): nothing is
-        # set while it is still unmade or empty, as it mostly is.
+        # The dict pointer at a fixed offset (every class before 3.11, a
+        # compiled class's after): nothing is set on obj while that dict is
+        # unmade or empty, as it mostly is.
         own_dict = (<PyObject **>(<char *><void *>obj + offset))[0]
         if own_dict == NULL or PyDict_GET_SIZE(<object>own_dict) == 0:
             return True
