@@ -35,12 +35,13 @@ from contextvars import Context
 
 from cpython.long cimport PyLong_CheckExact
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
-from cpython.object cimport Py_TYPE, PyTypeObject
+from cpython.object cimport PyObject, Py_TYPE, PyTypeObject
 from cpython.tuple cimport PyTuple_GET_ITEM
 
 from ._asyncio_versions import has, mirrored
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
 from .includes.overrides cimport class_keeps, instance_keeps
+from .includes.system cimport fastsel_time_monotonic
 from ._transport_c cimport (WriteCoalescer, new_socket_transport, plain_weak_values,
                             set_soon_hook,
                             weak_value_or_none)
@@ -76,8 +77,22 @@ cdef object _MIN_SCHEDULED_TIMER_HANDLES = base_events._MIN_SCHEDULED_TIMER_HAND
 cdef object _MIN_CANCELLED_FRACTION = base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION
 
 
+cdef dict _TIME_NAMESPACE = _time.__dict__
+cdef object _BUILTIN_MONOTONIC = _time.monotonic
+
+
+cdef inline bint _builtin_clock() except -1:
+    """time.monotonic is the builtin one: reading it has no effect a program
+    could see (a patched clock, such as a test's or freezegun's, may)."""
+    return _dict_holds(_TIME_NAMESPACE, "monotonic", _BUILTIN_MONOTONIC)
+
+
 cdef inline object _monotonic():
-    # BaseEventLoop.time(), which looks its clock up on every call.
+    # BaseEventLoop.time(), which looks its clock up on every call; read
+    # here while it is the builtin one.
+    cdef double now
+    if _builtin_clock() and fastsel_time_monotonic(&now) == 0:
+        return now
     return _time.monotonic()
 
 
@@ -101,6 +116,7 @@ cdef TypeCheck _timer_handle_type_ok
 
 include "includes/handle_slots.pxi"
 include "includes/loop_slots.pxi"
+include "includes/deques.pxi"
 
 
 cdef tuple _SELECT = (("select", (_compiled_select,)),)
@@ -130,7 +146,7 @@ cdef inline int _add_callback(object loop, object ready, object handle,
     if _ADD_CALLBACK_ASSERTS_HANDLE or not inline:
         loop._add_callback(handle)
     elif not _handle_cancelled(handle):
-        _append_ready(ready, handle)
+        _append(ready, handle)
     return 0
 
 
@@ -240,6 +256,8 @@ cdef object _select_timeout(object loop, bint slotted, object ready,
 
 cdef int _drop_cancelled_timers(object loop, bint slotted, object scheduled) except -1:
     """The timer-heap housekeeping at the start of _run_once."""
+    if type(scheduled) is list and not scheduled:
+        return 0  # what the steps below come to, without their arithmetic
     sched_count = len(scheduled)
     if (sched_count > _MIN_SCHEDULED_TIMER_HANDLES and
             _lget(loop, slotted, LOOP_TIMER_CANCELLED_COUNT) / sched_count
@@ -342,6 +360,26 @@ cdef tuple _ITERATION_HELPERS = (
 ) + _NOTES_SHADOWING
 
 
+cdef int _ready_due_timers(object loop, bint slotted, object ready,
+                           object scheduled) except -1:
+    """Move the timers that are due from the heap to the ready queue."""
+    if _DUE_WINDOW_AT_LEAST_ULP:
+        # Strictly after now, even where the clock's resolution is below
+        # the spacing of floats at now.
+        now = _monotonic()
+        end_time = now + max(_lget(loop, slotted, LOOP_CLOCK_RESOLUTION), _ulp(now))
+    else:
+        end_time = _monotonic() + _lget(loop, slotted, LOOP_CLOCK_RESOLUTION)
+    while scheduled:
+        handle = scheduled[0]
+        if _timer_when(handle) >= end_time:
+            break
+        handle = _pop_timer(scheduled)
+        _timer_set_scheduled(handle, False)
+        _append(ready, handle)
+    return 0
+
+
 def run_once(self):
     """BaseEventLoop._run_once: one iteration of the loop.
 
@@ -370,21 +408,10 @@ def run_once(self):
     timeout = _select_timeout(self, slotted, ready, scheduled)
     _wait_and_dispatch(self, ready, <Selector>selector, _timeout_ms(timeout))
 
-    # Timers that are due move to the ready queue.
-    if _DUE_WINDOW_AT_LEAST_ULP:
-        # Strictly after now, even where the clock's resolution is below
-        # the spacing of floats at now.
-        now = _monotonic()
-        end_time = now + max(_lget(self, slotted, LOOP_CLOCK_RESOLUTION), _ulp(now))
-    else:
-        end_time = _monotonic() + _lget(self, slotted, LOOP_CLOCK_RESOLUTION)
-    while scheduled:
-        handle = scheduled[0]
-        if _timer_when(handle) >= end_time:
-            break
-        handle = _pop_timer(scheduled)
-        _timer_set_scheduled(handle, False)
-        _append_ready(ready, handle)
+    # Timers that are due move to the ready queue. With none, asyncio's
+    # reading of the clock only shows where the clock is not the builtin.
+    if scheduled or not _builtin_clock():
+        _ready_due_timers(self, slotted, ready, scheduled)
 
     # Run what is ready now; callbacks queued meanwhile wait for the next
     # iteration (after another poll for I/O). Their writes to each socket
@@ -394,7 +421,7 @@ def run_once(self):
     writes.hold()
     try:
         for i in range(ntodo):
-            handle = _popleft_ready(ready)
+            handle = _popleft(ready)
             kind = _handle_kind(type(handle))
             if kind != OTHER_HANDLE:
                 if _slot_true(handle, SLOT_CANCELLED):
@@ -453,7 +480,7 @@ cdef object _call_soon_steps(object loop, object callback, tuple args, object co
     if _ltrue(loop, slotted, LOOP_CLOSED):
         raise RuntimeError('Event loop is closed')
     handle = _new_handle(loop, callback, args, context)
-    _append_ready(_lget(loop, slotted, LOOP_READY), handle)
+    _append(_lget(loop, slotted, LOOP_READY), handle)
     return handle
 
 
@@ -467,35 +494,6 @@ cdef object _transport_call_soon(object loop, object callback, tuple args, objec
     if not loop_keeps(&_transport_soon_loop_ok, loop, _TRANSPORT_CALL_SOON):
         return NotImplemented
     return _call_soon_steps(loop, callback, args, context)
-
-
-# The ready queue's methods, called directly where it is a plain deque.
-cdef object _Deque = __import__("collections").deque
-cdef object _deque_append = _Deque.append
-cdef object _deque_popleft = _Deque.popleft
-
-
-cdef inline object _popleft_ready(object ready):
-    """ready.popleft(), calling deque's popleft itself when ready is a
-    deque."""
-    cdef PyObject *args[1]
-    if type(ready) is not _Deque:
-        return ready.popleft()
-    args[0] = <PyObject *>ready
-    return PyObject_Vectorcall(_deque_popleft, args, 1, NULL)
-
-
-cdef inline int _append_ready(object ready, object handle) except -1:
-    """ready.append(handle), calling deque's append itself when ready is a
-    deque (whose instances cannot replace it)."""
-    cdef PyObject *args[2]
-    if type(ready) is not _Deque:
-        ready.append(handle)
-        return 0
-    args[0] = <PyObject *>ready
-    args[1] = <PyObject *>handle
-    PyObject_Vectorcall(_deque_append, args, 2, NULL)
-    return 0
 
 
 cdef object _new_handle(object loop, object callback, tuple args, object context):

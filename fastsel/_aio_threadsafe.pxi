@@ -126,7 +126,7 @@ def call_soon_threadsafe(self, callback, *args, context=None):
         handle = _new_threadsafe_handle(self, callback, args, context)
     else:
         handle = _new_handle(self, callback, args, context)
-    _append_ready(_lget(self, slotted, LOOP_READY), handle)
+    _append(_lget(self, slotted, LOOP_READY), handle)
     if not _ltrue(self, slotted, LOOP_WAKEUP_PENDING):
         _lset(self, slotted, LOOP_WAKEUP_PENDING, True)
         _send_wakeup_byte(self)

@@ -20,7 +20,8 @@ allocates max_size (256 KiB) for every read and shrinks it: on glibc that
 allocation is an mmap, an mremap and a munmap per read unless the process's
 malloc threshold happens to have risen above it. The application gets the
 same bytes objects. That receive buffer is allocated unfilled, where asyncio
-fills it with zeros for every connection.
+fills it with zeros for every connection. A small read of ciphertext goes to
+the incoming MemoryBIO as bytes, not as a memoryview slice (see _received).
 
 One step is skipped when its outcome is known (on the stdlib's SSLObject;
 a context's sslobject_class sees asyncio's calls): asyncio reads from the
@@ -48,6 +49,7 @@ from asyncio import constants, sslproto
 from cpython.bytearray cimport (
     PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_GET_SIZE)
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.object cimport PyObject
 
 from ._asyncio_versions import has
 from .includes.overrides cimport class_keeps
@@ -162,12 +164,46 @@ cdef inline object _ssl_write(object sslobj, object data):
     return sslobj.write(data)
 
 
+cdef extern from "Python.h":
+    ctypedef struct Py_buffer:
+        void *buf
+        Py_ssize_t len
+    Py_buffer *PyMemoryView_GET_BUFFER(object view)
+    Py_ssize_t PyLong_AsSsize_t(object number)  # -1 with an error past its range
+    void PyErr_Clear()
+
+include "includes/deques.pxi"
+
+
 cdef class RecordState:
     """The per-record attributes of asyncio's SSLProtocol as C fields; see
     the module docstring. Only a base class of SSLProtocol."""
 
 
 # ------------------------------------------------------------ incoming flow
+
+# Up to this many bytes received, buffer_updated hands them to the incoming
+# BIO as a bytes copy rather than a memoryview slice: the BIO copies them
+# either way, and a small copy costs less than making a memoryview.
+cdef Py_ssize_t _COPIED_READ_MAX = 2048
+
+
+cdef inline object _received(RecordState self, object nbytes):
+    """self._ssl_buffer_view[:nbytes], the ciphertext a read left in the
+    receive buffer; for a small read into asyncio's own buffer and view,
+    bound for a MemoryBIO, a bytes object of the same bytes."""
+    cdef Py_ssize_t count
+    view = self._ssl_buffer_view
+    buffer = self._ssl_buffer
+    if (type(nbytes) is int and type(view) is memoryview and type(buffer) is bytearray
+            and type(self._incoming) is _MemoryBIO
+            and PyMemoryView_GET_BUFFER(view).buf == <void *>PyByteArray_AS_STRING(buffer)):
+        count = PyLong_AsSsize_t(nbytes)
+        if 0 <= count <= _COPIED_READ_MAX and count <= PyMemoryView_GET_BUFFER(view).len:
+            return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buffer), count)
+        if count == -1:
+            PyErr_Clear()  # out of range (or -1): the slice below decides
+    return view[:nbytes]
 
 cdef inline bint _nothing_to_read(object sslobj, object incoming) except -1:
     """A read from sslobj now could only raise SSLWantReadError: no
@@ -289,7 +325,7 @@ cdef int _write_appdata(RecordState self, object list_of_data) except -1:
 
     backlog = self._write_backlog
     for data in list_of_data:
-        backlog.append(data)
+        _append(backlog, data)
         self._write_buffer_size += len(data)
 
     try:
@@ -424,7 +460,7 @@ class SSLProtocol(RecordState, sslproto.SSLProtocol):
         return self._ssl_buffer_view
 
     def buffer_updated(RecordState self not None, nbytes):
-        _bio_write(self._incoming, self._ssl_buffer_view[:nbytes])
+        _bio_write(self._incoming, _received(self, nbytes))
         state = self._state
         if state is _DO_HANDSHAKE:
             self._do_handshake()

@@ -19,7 +19,8 @@ _transport_slots.pxi); a subclass that redefines one of them gets generic
 attribute access.
 
 On a plain non-blocking socket.socket (what asyncio always has) the
-transport makes recv(2) and send(2) itself, as the socket's methods would
+transport makes recv(2) (for recv and recv_into) and send(2) itself, as the
+socket's methods would
 (same read size, EINTR retries, results and exceptions), minus their argument
 parsing and the release of the GIL around a call that cannot wait. Reads
 land in one buffer and are copied out (see includes/sockets.h), so a read
@@ -41,9 +42,9 @@ from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 from ._asyncio_versions import has
-from .includes.sockets cimport (FASTSEL_SENDV_MAX, fastsel_socket, fastsel_socket_recv,
-                                fastsel_socket_accept, fastsel_socket_send,
-                                fastsel_socket_sendv)
+from .includes.sockets cimport (FASTSEL_SENDV_MAX, fastsel_socket, fastsel_socket_accept,
+                                fastsel_socket_recv, fastsel_socket_recv_into,
+                                fastsel_socket_send, fastsel_socket_sendv)
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
 # How this interpreter's transport differs (see fastsel._asyncio_versions).
@@ -71,6 +72,7 @@ cdef extern from "Python.h":
 
 cdef object _Socket = socket.socket
 cdef object _SOCKET_RECV = _socket.socket.recv
+cdef object _SOCKET_RECV_INTO = _socket.socket.recv_into
 cdef object _SOCKET_SEND = _socket.socket.send
 cdef TypeCheck _socket_methods_ok
 cdef TypeCheck _construction_ok
@@ -80,14 +82,15 @@ cdef bint _socket_layout_ok = False
 
 
 cdef inline bint _direct(object sock) except -1:
-    """sock is a non-blocking socket.socket whose recv and send are the C
-    ones: the transport may make their system calls itself (anything else,
+    """sock is a non-blocking socket.socket whose recv, recv_into and send
+    are the C ones: the transport may make their system calls itself (anything else,
     a subclass, a wrapper, a test double, goes through its methods)."""
     if (not _socket_layout_ok or type(sock) is not _Socket
             or (<fastsel_socket *>sock).timeout_ns != 0):
         return False
     if not type_check_remembers(&_socket_methods_ok, _Socket):
-        if _Socket.recv is not _SOCKET_RECV or _Socket.send is not _SOCKET_SEND:
+        if (_Socket.recv is not _SOCKET_RECV or _Socket.recv_into is not _SOCKET_RECV_INTO
+                or _Socket.send is not _SOCKET_SEND):
             return False
         type_check_remember(&_socket_methods_ok, _Socket)
     return True
@@ -102,6 +105,15 @@ cdef inline object _recv(object sock, object size):
             return fastsel_socket_recv(sock, nbytes)
         PyErr_Clear()  # too large or negative: the method raises its own error
     return sock.recv(size)
+
+
+cdef inline object _recv_into(object sock, object buffer):
+    """sock.recv_into(buffer)."""
+    if _direct(sock):
+        nbytes = fastsel_socket_recv_into(sock, buffer)
+        if nbytes is not NotImplemented:
+            return nbytes
+    return sock.recv_into(buffer)
 
 
 cdef inline object _send(object sock, object data):
@@ -237,7 +249,7 @@ cdef int _read_ready_buffer(object transport) except -1:
         return 0
 
     try:
-        nbytes = _get(transport, s, _SOCK, "_sock").recv_into(buf)
+        nbytes = _recv_into(_get(transport, s, _SOCK, "_sock"), buf)
     except (BlockingIOError, InterruptedError):
         return 0
     except (SystemExit, KeyboardInterrupt):

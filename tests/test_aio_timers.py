@@ -4,6 +4,7 @@ import asyncio
 import contextvars
 import fractions
 import random
+import time
 from asyncio import base_events, events
 
 import pytest
@@ -177,3 +178,48 @@ def test_asyncios_python_timer_methods_are_not_run():
         counts.append(calls)
     assert all(counts[0]), counts[0]
     assert counts[1] == [0] * len(replaced)
+
+
+def test_time_is_the_monotonic_clock(loops):
+    for loop in loops:
+        before = time.monotonic()
+        now = loop.time()
+        assert type(now) is float and before <= now <= time.monotonic()
+
+
+def clock_reads(loop, monkeypatch):
+    """loop.time() and the calls of time.monotonic, patched, while the loop
+    runs iterations with nothing scheduled, then with timers."""
+    reads = []
+    real = time.monotonic
+
+    def counting():
+        reads.append(None)
+        return real()
+
+    async def scenario():
+        seen = [len(reads)]
+        for _ in range(3):
+            await asyncio.sleep(0)
+            seen.append(len(reads))
+        await asyncio.sleep(0.001)
+        seen.append(len(reads))
+        return seen
+
+    monkeypatch.setattr(time, "monotonic", counting)
+    try:
+        seen = loop.run_until_complete(scenario())
+        monkeypatch.setattr(time, "monotonic", lambda: 12.5)
+        return seen, loop.time()
+    finally:
+        monkeypatch.undo()
+
+
+def test_a_patched_clock_is_read_as_asyncio_reads_it(loops, monkeypatch):
+    """Where time.monotonic is not the builtin (a test's, freezegun's), the
+    loop calls it as often as asyncio's does, iterations without timers
+    included."""
+    reference, loop = loops
+    expected = clock_reads(reference, monkeypatch)
+    assert expected[1] == 12.5
+    assert clock_reads(loop, monkeypatch) == expected

@@ -880,6 +880,42 @@ def test_receive_buffer_is_made_as_asyncios():
         loop.close()
 
 
+@compiled_tls
+@pytest.mark.parametrize("incoming", ["MemoryBIO", "other"])
+def test_received_ciphertext_reaches_the_incoming_bio_as_asyncios(incoming):
+    """buffer_updated(nbytes) hands the incoming BIO what the read left in
+    the receive buffer, for reads small and large and for odd counts: the
+    same bytes as asyncio's (small reads into a MemoryBIO go as a copy),
+    and the same objects to a BIO of another type."""
+    from fastsel._sslproto_c import SSLProtocol
+
+    class RecordingBIO:
+        def __init__(self):
+            self.got = []
+
+        def write(self, data):
+            self.got.append((type(data), bytes(data)))
+
+    def feed(cls):
+        proto = cls(loop, asyncio.Protocol(), context, None, server_side=True)
+        if incoming == "other":
+            proto._incoming = RecordingBIO()
+        got = []
+        for nbytes in (0, 1, 100, 2048, 2049, 70_000, -1, 1 << 70):
+            buffer = proto.get_buffer(-1)
+            buffer[:] = (bytes(range(256)) * (len(buffer) // 256 + 1))[nbytes % 251:][:len(buffer)]
+            proto.buffer_updated(nbytes)
+            got.append(proto._incoming.read() if incoming == "MemoryBIO" else None)
+        return got if incoming == "MemoryBIO" else proto._incoming.got
+
+    loop = aio.EventLoop()
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        assert feed(SSLProtocol) == feed(sslproto.SSLProtocol)
+    finally:
+        loop.close()
+
+
 async def echo_with_sslobject_class(tls):
     """The client's context makes SSLObjects of a subclass that records its
     read, write and pending calls: it must see asyncio's calls, no more."""

@@ -311,7 +311,27 @@ class Recorder(asyncio.Protocol):
         self.lost.set_result(None)
 
 
-def socket_scenario(loop, tamper):
+class BufferedRecorder(asyncio.BufferedProtocol):
+    """Records as Recorder does, receiving into a buffer of its own: a
+    bytearray of `size` bytes, or what `make_buffer` returns."""
+
+    def __init__(self, loop, make_buffer=lambda: memoryview(bytearray(3))):
+        self.log = []
+        self.lost = loop.create_future()
+        self.make_buffer = make_buffer
+
+    def get_buffer(self, sizehint):
+        self.buffer = self.make_buffer()
+        return self.buffer
+
+    def buffer_updated(self, nbytes):
+        self.log.append(("data", bytes(self.buffer[:nbytes])))
+
+    eof_received = Recorder.eof_received
+    connection_lost = Recorder.connection_lost
+
+
+def socket_scenario(loop, tamper, protocol_factory=Recorder):
     """A transport on one end of a socketpair; `tamper(transport, peer)`
     changes something, then the peer sends and the transport writes.
     Returns what the protocol saw and the error contexts the loop got."""
@@ -322,7 +342,7 @@ def socket_scenario(loop, tamper):
 
     async def run():
         transport, protocol = await loop.connect_accepted_socket(
-            lambda: Recorder(loop), ours)
+            lambda: protocol_factory(loop), ours)
         await asyncio.sleep(0)
         tamper(transport, theirs)
         try:
@@ -391,6 +411,27 @@ def test_socket_calls_as_asyncio_makes_them(loop, tamper):
     assert socket_scenario(loop, tamper) == expected
 
 
+@pytest.mark.parametrize("make_buffer", [
+    lambda: bytearray(3),                   # read in pieces
+    lambda: memoryview(bytearray(1 << 16)),
+    lambda: bytes(8),                       # not writable: a TypeError
+], ids=["small", "large", "read_only"])
+@pytest.mark.parametrize("tamper", [
+    _plain, _peer_closed, _socket_closed_underneath, _socket_with_a_timeout,
+], ids=lambda f: f.__name__.strip("_"))
+def test_buffered_socket_calls_as_asyncio_makes_them(loop, tamper, make_buffer):
+    """recv_into, which the transport makes itself on a plain socket."""
+    def factory(loop):
+        return BufferedRecorder(loop, make_buffer)
+
+    reference = asyncio.SelectorEventLoop()
+    try:
+        expected = socket_scenario(reference, tamper, factory)
+    finally:
+        reference.close()
+    assert socket_scenario(loop, tamper, factory) == expected
+
+
 def test_socket_methods_replaced_are_called(loop, monkeypatch):
     """The transport makes recv/send itself only while socket.socket's are
     the C ones: a replacement (instrumentation, a test double) is called."""
@@ -405,10 +446,12 @@ def test_socket_methods_replaced_are_called(loop, monkeypatch):
         return method
 
     expected = socket_scenario(loop, _plain)
-    monkeypatch.setattr(socket.socket, "recv", spy("recv"))
-    monkeypatch.setattr(socket.socket, "send", spy("send"))
+    expected_buffered = socket_scenario(loop, _plain, BufferedRecorder)
+    for name in ("recv", "recv_into", "send"):
+        monkeypatch.setattr(socket.socket, name, spy(name))
     assert socket_scenario(loop, _plain) == expected
-    assert "send" in calls and "recv" in calls
+    assert socket_scenario(loop, _plain, BufferedRecorder) == expected_buffered
+    assert {"send", "recv", "recv_into"} <= set(calls)
 
 
 def test_which_sockets_get_the_direct_calls(monkeypatch):
@@ -431,10 +474,11 @@ def test_which_sockets_get_the_direct_calls(monkeypatch):
         a.settimeout(1)
         assert not _transport_c._makes_calls_itself(a)
         a.setblocking(False)
-        monkeypatch.setattr(socket.socket, "send", lambda self, data: 0)
-        assert not _transport_c._makes_calls_itself(a)
-        monkeypatch.undo()
-        assert _transport_c._makes_calls_itself(a)
+        for name in ("recv", "recv_into", "send"):
+            monkeypatch.setattr(socket.socket, name, lambda self, *args: 0)
+            assert not _transport_c._makes_calls_itself(a)
+            monkeypatch.undo()
+            assert _transport_c._makes_calls_itself(a)
     finally:
         a.close()
         b.close()

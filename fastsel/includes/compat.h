@@ -61,4 +61,32 @@ static inline int64_t fastsel_monotonic_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The float time.monotonic() returns, without its Python call, where that is
+   known: on Linux CPython reads CLOCK_MONOTONIC in nanoseconds and turns
+   them into seconds with the rounding below (_PyTime_AsSecondsDouble, alike
+   from 3.9 to 3.15). Elsewhere (macOS reads another clock) and if the clock
+   fails: -1, for the caller to call time.monotonic(). */
+static inline int fastsel_time_monotonic(double *result) {
+#if defined(__linux__)
+    struct timespec ts;
+    int64_t ns;
+    volatile double seconds;  /* no excess precision, as in CPython */
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return -1;
+    ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (ns % 1000000000 == 0) {
+        seconds = (double)(ns / 1000000000);
+    }
+    else {
+        seconds = (double)ns;
+        seconds /= 1e9;
+    }
+    *result = seconds;
+    return 0;
+#else
+    (void)result;
+    return -1;
+#endif
+}
+
 #endif

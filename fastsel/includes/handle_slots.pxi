@@ -22,7 +22,7 @@ cdef extern from "includes/handle_slots.h":
 cdef extern from "Python.h":
     PyObject *_PY_TRUE "Py_True"
     PyObject *_PY_FALSE "Py_False"
-    PyObject *PyDict_GetItem(object d, object key)
+    PyObject *PyDict_GetItemWithError(object d, object key) except? NULL
     object PyObject_Vectorcall(object callable, PyObject **args,
                                size_t nargsf, void *kwnames)
     ctypedef struct _AttrAccess "PyTypeObject":
@@ -45,10 +45,16 @@ cdef tuple _SLOT_NAMES = ("_context", "_loop", "_callback", "_args", "_cancelled
 cdef dict _events_dict = events.__dict__
 
 
+cdef inline bint _dict_holds(dict namespace, str name, object value) except -1:
+    """namespace[name] is value (a module's attribute is its dict's entry,
+    when there is one)."""
+    return PyDict_GetItemWithError(namespace, name) == <PyObject *>value
+
+
 cdef inline bint _events_has(str name, object cls) except -1:
-    """events.<name> is cls: asyncio looks its classes up there on each call
-    (a module's attribute is its dict's entry, when there is one)."""
-    return PyDict_GetItem(_events_dict, name) == <PyObject *>cls
+    """events.<name> is cls: asyncio looks its classes up there on each
+    call."""
+    return _dict_holds(_events_dict, name, cls)
 
 
 # What each handle's class is, for the code below.

@@ -88,6 +88,23 @@ fastsel_socket_recv(PyObject *sock, Py_ssize_t size)
     return data;
 }
 
+/* sock.recv_into(buffer): the whole of a writable buffer. For anything
+   else NotImplemented, for the caller to call the method (its argument
+   parsing makes the error). */
+static PyObject *
+fastsel_socket_recv_into(PyObject *sock, PyObject *buffer)
+{
+    Py_buffer view;
+    ssize_t n;
+    if (PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE) < 0) {
+        PyErr_Clear();
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    n = fastsel_recv_retrying(sock, (char *)view.buf, view.len);
+    PyBuffer_Release(&view);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
 static PyObject *
 fastsel_socket_send(PyObject *sock, PyObject *data)
 {

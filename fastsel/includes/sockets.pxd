@@ -12,6 +12,9 @@ cdef extern from "includes/sockets.h":
 
     # sock.recv(size) and sock.send(data) (exact bytes) of a non-blocking socket.
     object fastsel_socket_recv(object sock, Py_ssize_t size)
+    # sock.recv_into(buffer), into the whole of a writable buffer
+    # (NotImplemented for any other buffer).
+    object fastsel_socket_recv_into(object sock, object buffer)
     object fastsel_socket_send(object sock, object data)
     # The exact bytes objects of a list (at most FASTSEL_SENDV_MAX) with one
     # sendmsg: the number of bytes sent.

@@ -6,6 +6,8 @@ cdef extern from "<unistd.h>" nogil:
 
 cdef extern from "includes/compat.h" nogil:
     int64_t fastsel_monotonic_ns()
+    # time.monotonic()'s value, or -1 where the caller must call it.
+    int fastsel_time_monotonic(double *seconds)
 
 cdef extern from "includes/keys.h":
     object fastsel_make_key(object key_type, object fileobj, object fd,
