@@ -77,30 +77,6 @@ cdef object _MIN_SCHEDULED_TIMER_HANDLES = base_events._MIN_SCHEDULED_TIMER_HAND
 cdef object _MIN_CANCELLED_FRACTION = base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION
 
 
-cdef dict _TIME_NAMESPACE = _time.__dict__
-cdef object _BUILTIN_MONOTONIC = _time.monotonic
-
-
-cdef inline bint _builtin_clock() except -1:
-    """time.monotonic is the builtin one: reading it has no effect a program
-    could see (a patched clock, such as a test's or freezegun's, may)."""
-    return _dict_holds(_TIME_NAMESPACE, "monotonic", _BUILTIN_MONOTONIC)
-
-
-cdef inline object _monotonic():
-    # BaseEventLoop.time(), which looks its clock up on every call; read
-    # here while it is the builtin one.
-    cdef double now
-    if _builtin_clock() and fastsel_time_monotonic(&now) == 0:
-        return now
-    return _time.monotonic()
-
-
-def time(self):
-    """BaseEventLoop.time: the monotonic clock."""
-    return _monotonic()
-
-
 cdef extern from "Python.h":
     object PyType_GenericNew(PyTypeObject *type, void *args, void *kwds)
 
@@ -117,6 +93,31 @@ cdef TypeCheck _timer_handle_type_ok
 include "includes/handle_slots.pxi"
 include "includes/loop_slots.pxi"
 include "includes/deques.pxi"
+
+
+cdef dict _TIME_NAMESPACE = _time.__dict__
+cdef object _BUILTIN_MONOTONIC = _time.monotonic
+cdef fastsel_dict_version _builtin_clock_held = 0
+
+
+cdef inline bint _builtin_clock() except -1:
+    """time.monotonic is the builtin one: reading it has no effect a program
+    could see (a patched clock, such as a test's or freezegun's, may)."""
+    return _dict_holds(_TIME_NAMESPACE, "monotonic", _BUILTIN_MONOTONIC, &_builtin_clock_held)
+
+
+cdef inline object _monotonic():
+    # BaseEventLoop.time(), which looks its clock up on every call; read
+    # here while it is the builtin one.
+    cdef double now
+    if _builtin_clock() and fastsel_time_monotonic(&now) == 0:
+        return now
+    return _time.monotonic()
+
+
+def time(self):
+    """BaseEventLoop.time: the monotonic clock."""
+    return _monotonic()
 
 
 cdef tuple _SELECT = (("select", (_compiled_select,)),)
@@ -430,7 +431,10 @@ def run_once(self):
                 continue
             if _ltrue(self, slotted, LOOP_DEBUG):
                 _run_debug(self, handle)
-            elif kind == PLAIN_HANDLE or kind == PLAIN_TIMER:
+            elif kind == PLAIN_HANDLE:
+                _run_handle(handle)
+                _retire_handle(handle)
+            elif kind == PLAIN_TIMER:
                 _run_handle(handle)
             elif kind == PLAIN_THREADSAFE:
                 _run_threadsafe_handle(handle)
@@ -475,7 +479,7 @@ cdef object _call_soon_steps(object loop, object callback, tuple args, object co
     """call_soon's steps, or NotImplemented where asyncio's own must run."""
     cdef bint slotted = _loop_slotted(loop)
     if (not _plain_call_soon_loop(loop) or _ltrue(loop, slotted, LOOP_DEBUG)
-            or not _events_has("Handle", _Handle) or not _plain_handle_class(_Handle)):
+            or not _events_has_handle() or not _plain_handle_class(_Handle)):
         return NotImplemented
     if _ltrue(loop, slotted, LOOP_CLOSED):
         raise RuntimeError('Event loop is closed')
@@ -499,7 +503,9 @@ cdef object _transport_call_soon(object loop, object callback, tuple args, objec
 cdef object _new_handle(object loop, object callback, tuple args, object context):
     """events.Handle(callback, args, loop, context) outside debug mode,
     without running Handle.__init__."""
-    handle = PyType_GenericNew(<PyTypeObject *>_Handle, NULL, NULL)
+    handle = _spare_handle()
+    if handle is None:
+        handle = PyType_GenericNew(<PyTypeObject *>_Handle, NULL, NULL)
     _fill_handle(handle, loop, callback, args, context)
     return handle
 

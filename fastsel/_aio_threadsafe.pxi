@@ -106,7 +106,7 @@ cdef inline bint _plain_threadsafe_handle() except -1:
     if _THREAD_SAFE_HANDLE:
         return (_events_has("_ThreadSafeHandle", _ThreadSafeHandle)
                 and _handle_kind(_ThreadSafeHandle) == PLAIN_THREADSAFE)
-    return _events_has("Handle", _Handle) and _handle_kind(_Handle) == PLAIN_HANDLE
+    return _events_has_handle() and _handle_kind(_Handle) == PLAIN_HANDLE
 
 
 def call_soon_threadsafe(self, callback, *args, context=None):

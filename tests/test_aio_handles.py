@@ -10,6 +10,7 @@ import contextvars
 import re
 import sys
 import threading
+import weakref
 from asyncio import events
 
 import pytest
@@ -328,3 +329,44 @@ def test_replaced_threadsafe_run_is_called(loop, monkeypatch):
     handle = loop.call_soon_threadsafe(seen.append, 1)
     run_ready(loop)
     assert seen == [1] and calls == [handle]
+
+
+def after_runs(factory):
+    """What a program sees of handles around their runs: one it keeps, one
+    it holds weakly, and one made once many handles have run and been
+    dropped (fastsel.aio may fill such an emptied handle again)."""
+    loop = factory()
+    try:
+        kept = loop.call_soon(len, (1, 2))
+        watched = weakref.ref(loop.call_soon(len, ()))
+        for _ in range(100):
+            loop.call_soon(len, ())
+        run_ready(loop)
+        made = loop.call_soon(print, 1, "two")
+        return (slot_values(kept, loop), watched() is None, observe(made, loop),
+                type(loop.call_soon(len, ())) is events.Handle)
+    finally:
+        loop.close()
+
+
+def test_handles_around_their_runs_as_asyncio():
+    assert after_runs(aio.EventLoop) == after_runs(asyncio.SelectorEventLoop)
+
+
+def test_a_replaced_handle_class_is_made_after_handles_ran(monkeypatch):
+    """events.Handle is looked up on each call_soon, after any number of
+    them, as asyncio looks it up."""
+    class OwnHandle(events.Handle):
+        __slots__ = ()
+
+    loop = aio.EventLoop()
+    try:
+        for _ in range(3):
+            loop.call_soon(len, ())
+            run_ready(loop)
+        monkeypatch.setattr(events, "Handle", OwnHandle)
+        assert type(loop.call_soon(len, ())) is OwnHandle
+        monkeypatch.undo()
+        assert type(loop.call_soon(len, ())) is events.Handle
+    finally:
+        loop.close()

@@ -11,6 +11,7 @@
 #define FASTSEL_HANDLE_SLOTS_H
 
 #include <Python.h>
+#include <stdint.h>
 #ifndef Py_T_OBJECT_EX  /* before 3.12: the names of structmember.h */
 #  include "structmember.h"
 #  define Py_T_OBJECT_EX T_OBJECT_EX
@@ -51,5 +52,52 @@ static inline void fastsel_slot_set(PyObject *obj, Py_ssize_t offset,
     *slot = value;
     Py_XDECREF(old);
 }
+
+/* Empty the slot (as `del obj.name` does), releasing its value last. */
+static inline void fastsel_slot_clear(PyObject *obj, Py_ssize_t offset) {
+    PyObject **slot = (PyObject **)((char *)obj + offset);
+    PyObject *old = *slot;
+    *slot = NULL;
+    Py_XDECREF(old);
+}
+
+/* Whether obj, of a type with a weak reference list at a fixed offset, has
+   no weak reference to it (1), has some (0), or the type keeps its list
+   elsewhere (-1). */
+static inline int fastsel_no_weakrefs(PyObject *obj) {
+    Py_ssize_t offset = Py_TYPE(obj)->tp_weaklistoffset;
+    if (offset <= 0)
+        return -1;
+    return *(PyObject **)((char *)obj + offset) == NULL;
+}
+
+/* The version tag a dict had when a lookup in it gave the answer a caller
+   wanted, where dicts carry one that changes with every modification of
+   the dict (ma_version_tag, 3.9 to 3.13): while it is the same, the answer
+   is. 0 where none is known; always 0 from 3.14, which has no such tag. */
+typedef uint64_t fastsel_dict_version;
+
+static inline fastsel_dict_version fastsel_dict_version_of(PyObject *dict) {
+#if PY_VERSION_HEX < 0x030E0000
+#  if defined(__GNUC__)
+#    pragma GCC diagnostic push
+#    pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#  endif
+    return ((PyDictObject *)dict)->ma_version_tag;
+#  if defined(__GNUC__)
+#    pragma GCC diagnostic pop
+#  endif
+#else
+    (void)dict;
+    return 0;
+#endif
+}
+
+/* Spare handles are kept only where the GIL guards them. */
+#ifdef Py_GIL_DISABLED
+#  define FASTSEL_SPARE_HANDLES 0
+#else
+#  define FASTSEL_SPARE_HANDLES 1
+#endif
 
 #endif

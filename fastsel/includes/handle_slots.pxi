@@ -12,12 +12,17 @@
 
 import threading as _threading_module
 
-from cpython.ref cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT, PyObject
 
 cdef extern from "includes/handle_slots.h":
     Py_ssize_t fastsel_slot_offset(void *descr)
     PyObject *fastsel_slot_get(object obj, Py_ssize_t offset)
     void fastsel_slot_set(object obj, Py_ssize_t offset, object value)
+    void fastsel_slot_clear(object obj, Py_ssize_t offset)
+    int fastsel_no_weakrefs(object obj)
+    bint FASTSEL_SPARE_HANDLES
+    ctypedef unsigned long long fastsel_dict_version
+    fastsel_dict_version fastsel_dict_version_of(object d)
 
 cdef extern from "Python.h":
     PyObject *_PY_TRUE "Py_True"
@@ -45,16 +50,33 @@ cdef tuple _SLOT_NAMES = ("_context", "_loop", "_callback", "_args", "_cancelled
 cdef dict _events_dict = events.__dict__
 
 
-cdef inline bint _dict_holds(dict namespace, str name, object value) except -1:
+cdef inline bint _dict_holds(dict namespace, str name, object value,
+                             fastsel_dict_version *held) except -1:
     """namespace[name] is value (a module's attribute is its dict's entry,
-    when there is one)."""
-    return PyDict_GetItemWithError(namespace, name) == <PyObject *>value
+    when there is one). `held` remembers the dict's version when it last
+    was, which spares the lookup while the dict is unchanged."""
+    cdef fastsel_dict_version version = fastsel_dict_version_of(namespace)
+    if version != 0 and version == held[0]:
+        return True
+    if PyDict_GetItemWithError(namespace, name) != <PyObject *>value:
+        return False
+    held[0] = version
+    return True
+
+
+cdef fastsel_dict_version _events_handle_held = 0
+
+
+cdef inline bint _events_has_handle() except -1:
+    """events.Handle is asyncio's class: asyncio looks it up there on each
+    call_soon."""
+    return _dict_holds(_events_dict, "Handle", _Handle, &_events_handle_held)
 
 
 cdef inline bint _events_has(str name, object cls) except -1:
-    """events.<name> is cls: asyncio looks its classes up there on each
-    call."""
-    return _dict_holds(_events_dict, name, cls)
+    """events.<name> is cls."""
+    cdef fastsel_dict_version unknown = 0
+    return _dict_holds(_events_dict, name, cls, &unknown)
 
 
 # What each handle's class is, for the code below.
@@ -260,6 +282,49 @@ cdef int _fill_handle(object handle, object loop, object callback, tuple args,
     _slot_set(handle, SLOT_REPR, None)
     _slot_set(handle, SLOT_SOURCE_TRACEBACK, None)
     return 0
+
+
+# ------------------------------------------------ spare handles
+
+# An events.Handle that has run and that nothing else references (no
+# reference, no weak reference) is emptied and kept, up to SPARE_HANDLES of
+# them, for _new_handle to fill again: one allocation and one freeing fewer
+# per call_soon. No program can tell: an object nothing refers to cannot be
+# looked at. Where any of Handle's slots is reached by attribute access, none
+# is kept.
+cdef enum:
+    SPARE_HANDLES = 64
+cdef PyObject *_spare_handles[SPARE_HANDLES]
+cdef Py_ssize_t _spare_count = 0
+cdef bint _HANDLES_KEPT = FASTSEL_SPARE_HANDLES and all(
+    _slot[which] >= 0 for which in range(HANDLE_SLOTS))
+
+
+cdef int _retire_handle(object handle) except -1:
+    """Keep `handle`, an events.Handle whose run is over, for reuse when the
+    caller's is its only reference."""
+    global _spare_count
+    cdef int which
+    if (not _HANDLES_KEPT or _spare_count == SPARE_HANDLES or Py_REFCNT(handle) != 1
+            or fastsel_no_weakrefs(handle) != 1):
+        return 0
+    for which in range(HANDLE_SLOTS):
+        fastsel_slot_clear(handle, _slot[which])
+    Py_INCREF(handle)
+    _spare_handles[_spare_count] = <PyObject *>handle
+    _spare_count += 1
+    return 0
+
+
+cdef inline object _spare_handle():
+    """An emptied events.Handle kept by _retire_handle, or None."""
+    global _spare_count
+    if _spare_count == 0:
+        return None
+    _spare_count -= 1
+    handle = <object>_spare_handles[_spare_count]
+    Py_DECREF(handle)  # the reference the spares held; `handle` keeps one
+    return handle
 
 
 # ------------------------------------------------ 3.14+: _ThreadSafeHandle
