@@ -1,3 +1,6 @@
+from .includes.overrides cimport fastsel_dict_version
+
+
 cdef class RecordState:
     # The attributes of asyncio's SSLProtocol that the per-record methods
     # read, as C fields (see the module docstring). asyncio's own Python
@@ -26,3 +29,6 @@ cdef class RecordState:
     # SSLObject it was found under.
     cdef object _unwrapped_of
     cdef object _unwrapped_ssl
+    # The version of the instance's __dict__ when it last held none of the
+    # names the compiled code reads on the class (see _reads_the_class).
+    cdef fastsel_dict_version _dict_checked

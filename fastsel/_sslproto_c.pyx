@@ -31,7 +31,12 @@ raise SSLWantReadError, so it is not made: building that exception is the
 largest Python-level cost of a small TLS read.
 
 The methods call each other directly, not through attributes: replacing
-one of them on an instance is not seen by the others (use a subclass).
+one of them on an instance is not seen by the others (use a subclass). The
+socket transport calls get_buffer and buffer_updated without a method call
+too (set_buffered_hooks), but only while neither is replaced on SSLProtocol
+or set on the instance, and reads max_size from the class while the
+instance has none of its own; a version tag of the instance's __dict__ spares
+those checks their lookups while the dict is unchanged (up to 3.13).
 
 The attributes those methods read on every record (the state, the
 SSLObject and its BIOs, the flow-control flags and limits, the write
@@ -49,10 +54,11 @@ from asyncio import constants, sslproto
 from cpython.bytearray cimport (
     PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_GET_SIZE)
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyTypeObject
 
 from ._asyncio_versions import has
-from .includes.overrides cimport class_keeps
+from ._transport_c cimport set_buffered_hooks
+from .includes.overrides cimport class_keeps, instance_keeps_since
 from .includes.typecheck cimport TypeCheck
 
 _State = sslproto.SSLProtocolState
@@ -174,6 +180,37 @@ cdef extern from "Python.h":
 
 include "includes/deques.pxi"
 
+cdef extern from "Python.h":
+    ctypedef struct _AttrAccess "PyTypeObject":
+        void *tp_getattro
+    void *_GENERIC_GETATTR "((void *)PyObject_GenericGetAttr)"
+    void *_type_lookup "_PyType_Lookup"(PyTypeObject *cls, object name)
+
+# The names of the class that compiled code reads without asking the
+# instance: set on an instance, each is read from it as asyncio would.
+cdef tuple _CLASS_NAMES = (("get_buffer", ()), ("buffer_updated", ()), ("max_size", ()))
+
+
+cdef inline bint _reads_the_class(RecordState self) except -1:
+    """self.<one of _CLASS_NAMES> is the class's: attribute access is
+    object's and the instance has none of them (its __dict__ unchanged
+    since that was last found, or looked at again)."""
+    cdef object cls = type(self)
+    return ((<_AttrAccess *>cls).tp_getattro == _GENERIC_GETATTR
+            and instance_keeps_since(self, _CLASS_NAMES, &self._dict_checked))
+
+
+cdef inline object _max_size(RecordState self):
+    """self.max_size: the class's int, found without a lookup in the
+    instance's __dict__ where it cannot be there."""
+    cdef void *found
+    cdef object cls = type(self)
+    if _reads_the_class(self):
+        found = _type_lookup(<PyTypeObject *>cls, "max_size")
+        if found is not NULL and type(<object>found) is int:
+            return <object>found
+    return self.max_size
+
 
 cdef class RecordState:
     """The per-record attributes of asyncio's SSLProtocol as C fields; see
@@ -243,7 +280,7 @@ cdef int _read_copied(RecordState self) except -1:
     the application's data_received in one piece."""
     sslobj = _unwrapped(self, self._sslobj)
     incoming = self._incoming
-    max_size = self.max_size
+    max_size = _max_size(self)
     buffer = _read_buffer(self, sslobj, max_size)
     cdef bint shortcut = type(sslobj) is _SSLSocket
     chunk = b'1'
@@ -309,6 +346,34 @@ cdef int _control_ssl_reading(RecordState self) except -1:
     elif size <= self._incoming_low_water and self._ssl_reading_paused:
         self._ssl_reading_paused = False
         self._transport.resume_reading()
+    return 0
+
+
+cdef object _get_buffer(RecordState self, object n):
+    """SSLProtocol.get_buffer: the receive buffer (made larger first when
+    asked for more than it holds, up to max_size)."""
+    want = n
+    if want <= 0 or want > _max_size(self):
+        want = _max_size(self)
+    if len(self._ssl_buffer) < want:
+        self._ssl_buffer = bytearray(want)
+        self._ssl_buffer_view = memoryview(self._ssl_buffer)
+    return self._ssl_buffer_view
+
+
+cdef int _buffer_updated(RecordState self, object nbytes) except -1:
+    """SSLProtocol.buffer_updated: feed what was received to the incoming
+    BIO, then take the step the state calls for."""
+    _bio_write(self._incoming, _received(self, nbytes))
+    state = self._state
+    if state is _DO_HANDSHAKE:
+        self._do_handshake()
+    elif state is _WRAPPED:
+        _do_read(self)
+    elif state is _FLUSHING:
+        self._do_flush()
+    elif state is _SHUTDOWN:
+        self._do_shutdown()
     return 0
 
 
@@ -451,25 +516,10 @@ class SSLProtocol(RecordState, sslproto.SSLProtocol):
         return _get_app_transport(self)
 
     def get_buffer(RecordState self not None, n):
-        want = n
-        if want <= 0 or want > self.max_size:
-            want = self.max_size
-        if len(self._ssl_buffer) < want:
-            self._ssl_buffer = bytearray(want)
-            self._ssl_buffer_view = memoryview(self._ssl_buffer)
-        return self._ssl_buffer_view
+        return _get_buffer(self, n)
 
     def buffer_updated(RecordState self not None, nbytes):
-        _bio_write(self._incoming, _received(self, nbytes))
-        state = self._state
-        if state is _DO_HANDSHAKE:
-            self._do_handshake()
-        elif state is _WRAPPED:
-            _do_read(self)
-        elif state is _FLUSHING:
-            self._do_flush()
-        elif state is _SHUTDOWN:
-            self._do_shutdown()
+        _buffer_updated(self, nbytes)
 
     def _do_read(RecordState self not None):
         _do_read(self)
@@ -536,6 +586,36 @@ class SSLProtocol(RecordState, sslproto.SSLProtocol):
 
     def _call_eof_received(RecordState self not None):
         _call_eof_received(self)
+
+
+# The socket transport calls get_buffer and buffer_updated through these
+# where the protocol is an SSLProtocol (not a subclass) that keeps them.
+cdef object _SSLProtocol = SSLProtocol
+cdef tuple _BUFFERED_METHODS = (("get_buffer", (SSLProtocol.__dict__["get_buffer"],)),
+                                ("buffer_updated", (SSLProtocol.__dict__["buffer_updated"],)))
+cdef TypeCheck _buffered_kept
+
+
+cdef inline bint _takes_buffered_calls(object protocol) except -1:
+    return (type(protocol) is _SSLProtocol
+            and class_keeps(&_buffered_kept, _SSLProtocol, _BUFFERED_METHODS)
+            and _reads_the_class(<RecordState>protocol))
+
+
+cdef object _get_buffer_call(object protocol, object size):
+    if not _takes_buffered_calls(protocol):
+        return NotImplemented
+    return _get_buffer(<RecordState>protocol, size)
+
+
+cdef object _buffer_updated_call(object protocol, object nbytes):
+    if not _takes_buffered_calls(protocol):
+        return NotImplemented
+    _buffer_updated(<RecordState>protocol, nbytes)
+    return None
+
+
+set_buffered_hooks(_get_buffer_call, _buffer_updated_call)
 
 
 cdef object _ASYNCIO_PROTOCOL = sslproto.SSLProtocol

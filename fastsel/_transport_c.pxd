@@ -28,6 +28,13 @@ cdef object new_socket_transport(object loop, object sock, object protocol,
 ctypedef object (*SoonHook)(object loop, object callback, tuple args, object context)
 cdef int set_soon_hook(SoonHook hook) except -1
 
+# protocol.get_buffer(size) and protocol.buffer_updated(nbytes) as C
+# functions, for the read path of buffered protocols: fastsel's TLS protocol
+# sets them when it loads. Each returns NotImplemented for a protocol it does
+# not take, and the transport then calls the method.
+ctypedef object (*BufferedCall)(object protocol, object argument)
+cdef int set_buffered_hooks(BufferedCall get_buffer, BufferedCall buffer_updated) except -1
+
 # sock.accept() followed by conn.setblocking(False), as asyncio's accept
 # loop does; None for the accept's BlockingIOError.
 cdef object accept_nonblocking(object sock)

@@ -231,6 +231,34 @@ cdef int _read_eof(object transport) except -1:
     return 0
 
 
+cdef BufferedCall _get_buffer_hook = NULL
+cdef BufferedCall _buffer_updated_hook = NULL
+
+
+cdef int set_buffered_hooks(BufferedCall get_buffer, BufferedCall buffer_updated) except -1:
+    global _get_buffer_hook, _buffer_updated_hook
+    _get_buffer_hook = get_buffer
+    _buffer_updated_hook = buffer_updated
+    return 0
+
+
+cdef inline object _get_buffer(object protocol):
+    """protocol.get_buffer(-1)."""
+    if _get_buffer_hook is not NULL:
+        buf = _get_buffer_hook(protocol, -1)
+        if buf is not NotImplemented:
+            return buf
+    return protocol.get_buffer(-1)
+
+
+cdef inline int _buffer_updated(object protocol, object nbytes) except -1:
+    """protocol.buffer_updated(nbytes)."""
+    if (_buffer_updated_hook is NULL
+            or _buffer_updated_hook(protocol, nbytes) is NotImplemented):
+        protocol.buffer_updated(nbytes)
+    return 0
+
+
 cdef int _read_ready_buffer(object transport) except -1:
     """_SelectorSocketTransport._read_ready__get_buffer (alike in every
     mirrored version):
@@ -239,7 +267,7 @@ cdef int _read_ready_buffer(object transport) except -1:
     if _get(transport, s, _CONN_LOST, "_conn_lost"):
         return 0
     try:
-        buf = _get(transport, s, _PROTOCOL, "_protocol").get_buffer(-1)
+        buf = _get_buffer(_get(transport, s, _PROTOCOL, "_protocol"))
         if not len(buf):
             raise RuntimeError('get_buffer() returned an empty buffer')
     except (SystemExit, KeyboardInterrupt):
@@ -263,7 +291,7 @@ cdef int _read_ready_buffer(object transport) except -1:
         return 0
 
     try:
-        _get(transport, s, _PROTOCOL, "_protocol").buffer_updated(nbytes)
+        _buffer_updated(_get(transport, s, _PROTOCOL, "_protocol"), nbytes)
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as exc:

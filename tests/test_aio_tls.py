@@ -9,6 +9,7 @@ class (asyncio's TLS on fastsel's selector), each compared with asyncio's
 own loop, the oracle.
 """
 import asyncio
+import contextlib
 import gc
 import socket
 import ssl
@@ -501,6 +502,101 @@ def test_patched_asyncio_tls_classes_are_seen(tls, patched):
         assert echoed == b"ping" and not calls and protocol_class is SSLProtocol
     finally:
         loop.close()
+
+
+async def tls_echo_connection(tls, client=None):
+    """An echo server over TLS and a streams client connected to it."""
+    server = await asyncio.get_running_loop().create_server(
+        _Echo, "127.0.0.1", 0, ssl=tls.server)
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", server.sockets[0].getsockname()[1], ssl=client or tls.client,
+        server_hostname="localhost")
+    return server, reader, writer
+
+
+async def close_echo_connection(server, writer):
+    writer.close()
+    await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+
+
+@compiled_tls
+@pytest.mark.parametrize("where", ["instance", "class"])
+def test_tls_buffer_methods_replaced_are_called(tls, where):
+    """The socket transport calls fastsel's TLS protocol's get_buffer and
+    buffer_updated without a method call only while neither is replaced:
+    set on the connection's protocol (as mock.patch.object does) or on its
+    class, after the connection has been used, they are called."""
+    from fastsel._sslproto_c import SSLProtocol
+
+    calls = []
+
+    def spy(name):
+        original = getattr(SSLProtocol, name)
+
+        def method(self, *args):
+            calls.append(name)
+            return original(self, *args)
+        return method
+
+    async def scenario():
+        server, reader, writer = await tls_echo_connection(tls)
+        protocol = writer.transport._ssl_protocol
+        assert type(protocol) is SSLProtocol
+        writer.write(b"ping")
+        assert await reader.readexactly(4) == b"ping"
+        with contextlib.ExitStack() as patches:
+            for name in ("get_buffer", "buffer_updated"):
+                if where == "instance":
+                    patches.enter_context(mock.patch.object(
+                        protocol, name, types.MethodType(spy(name), protocol)))
+                else:
+                    patches.enter_context(mock.patch.object(SSLProtocol, name, spy(name)))
+            writer.write(b"pong")
+            assert await reader.readexactly(4) == b"pong"
+        assert {"get_buffer", "buffer_updated"} <= set(calls)
+        calls.clear()
+        writer.write(b"ping")
+        assert await reader.readexactly(4) == b"ping"
+        assert calls == []
+        await close_echo_connection(server, writer)
+
+    loop = aio.EventLoop()
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+
+
+async def reads_with_max_size_on_the_protocol(tls):
+    """The sizes the client's SSLObject is asked to read, before and after
+    max_size is set on the connection's protocol."""
+    sizes = []
+
+    class RecordingSSLObject(ssl.SSLObject):
+        def read(self, size=1024, *args):
+            sizes.append(size)
+            return super().read(size, *args)
+
+    client = ssl.create_default_context()
+    client.load_verify_locations(cadata=tls.ca_pem)
+    client.sslobject_class = RecordingSSLObject
+    server, reader, writer = await tls_echo_connection(tls, client)
+    seen = []
+    for max_size in (None, 5):
+        if max_size is not None:
+            writer.transport._ssl_protocol.max_size = max_size
+        sizes.clear()
+        writer.write(b"x" * 12)
+        assert await reader.readexactly(12) == b"x" * 12
+        seen.append(sorted(set(sizes)))
+    await close_echo_connection(server, writer)
+    return seen
+
+
+def test_max_size_set_on_the_tls_protocol_is_read(tls):
+    assert_same_everywhere(run_on_each(reads_with_max_size_on_the_protocol, tls))
 
 
 def test_handshake_timeout_with_silent_peer_leaks_nothing(tls):

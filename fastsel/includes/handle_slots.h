@@ -11,7 +11,6 @@
 #define FASTSEL_HANDLE_SLOTS_H
 
 #include <Python.h>
-#include <stdint.h>
 #ifndef Py_T_OBJECT_EX  /* before 3.12: the names of structmember.h */
 #  include "structmember.h"
 #  define Py_T_OBJECT_EX T_OBJECT_EX
@@ -69,28 +68,6 @@ static inline int fastsel_no_weakrefs(PyObject *obj) {
     if (offset <= 0)
         return -1;
     return *(PyObject **)((char *)obj + offset) == NULL;
-}
-
-/* The version tag a dict had when a lookup in it gave the answer a caller
-   wanted, where dicts carry one that changes with every modification of
-   the dict (ma_version_tag, 3.9 to 3.13): while it is the same, the answer
-   is. 0 where none is known; always 0 from 3.14, which has no such tag. */
-typedef uint64_t fastsel_dict_version;
-
-static inline fastsel_dict_version fastsel_dict_version_of(PyObject *dict) {
-#if PY_VERSION_HEX < 0x030E0000
-#  if defined(__GNUC__)
-#    pragma GCC diagnostic push
-#    pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#  endif
-    return ((PyDictObject *)dict)->ma_version_tag;
-#  if defined(__GNUC__)
-#    pragma GCC diagnostic pop
-#  endif
-#else
-    (void)dict;
-    return 0;
-#endif
 }
 
 /* Spare handles are kept only where the GIL guards them. */

@@ -21,8 +21,6 @@ cdef extern from "includes/handle_slots.h":
     void fastsel_slot_clear(object obj, Py_ssize_t offset)
     int fastsel_no_weakrefs(object obj)
     bint FASTSEL_SPARE_HANDLES
-    ctypedef unsigned long long fastsel_dict_version
-    fastsel_dict_version fastsel_dict_version_of(object d)
 
 cdef extern from "Python.h":
     PyObject *_PY_TRUE "Py_True"

@@ -17,6 +17,11 @@ cdef extern from "Python.h":
     Py_ssize_t PyDict_GET_SIZE(object d)
 
 
+cdef extern from "includes/dict_version.h":
+    ctypedef unsigned long long fastsel_dict_version
+    fastsel_dict_version fastsel_dict_version_of(object d)
+
+
 cdef inline bint class_keeps(TypeCheck *check, object cls,
                              tuple methods) except -1:
     """cls has, under each name, one of the allowed objects. Remembered in
@@ -50,4 +55,24 @@ cdef inline bint instance_keeps(object obj, tuple methods) except -1:
     for pair in methods:
         if PyDict_Contains(instance_dict, (<tuple>pair)[0]):
             return False
+    return True
+
+
+cdef inline bint instance_keeps_since(object obj, tuple methods,
+                                      fastsel_dict_version *checked) except -1:
+    """instance_keeps(obj, methods), where `checked` remembers the version
+    of obj's __dict__ when it last held none of the names: while the dict
+    keeps that version, its lookups are spared."""
+    cdef fastsel_dict_version version
+    cdef object cls = type(obj)
+    if (<_DictOffset *>cls).tp_dictoffset == 0:
+        return True
+    instance_dict = PyObject_GenericGetDict(obj, NULL)
+    version = fastsel_dict_version_of(instance_dict)
+    if version != 0 and version == checked[0]:
+        return True
+    for pair in methods:
+        if PyDict_Contains(instance_dict, (<tuple>pair)[0]):
+            return False
+    checked[0] = version
     return True
