@@ -177,14 +177,12 @@ cdef extern from "Python.h":
     Py_buffer *PyMemoryView_GET_BUFFER(object view)
     Py_ssize_t PyLong_AsSsize_t(object number)  # -1 with an error past its range
     void PyErr_Clear()
-
-include "includes/deques.pxi"
-
-cdef extern from "Python.h":
     ctypedef struct _AttrAccess "PyTypeObject":
         void *tp_getattro
     void *_GENERIC_GETATTR "((void *)PyObject_GenericGetAttr)"
     void *_type_lookup "_PyType_Lookup"(PyTypeObject *cls, object name)
+
+include "includes/deques.pxi"
 
 # The names of the class that compiled code reads without asking the
 # instance: set on an instance, each is read from it as asyncio would.

@@ -83,8 +83,9 @@ cdef bint _socket_layout_ok = False
 
 cdef inline bint _direct(object sock) except -1:
     """sock is a non-blocking socket.socket whose recv, recv_into and send
-    are the C ones: the transport may make their system calls itself (anything else,
-    a subclass, a wrapper, a test double, goes through its methods)."""
+    are the C ones: the transport may make their system calls itself
+    (anything else, a subclass, a wrapper, a test double, goes through its
+    methods)."""
     if (not _socket_layout_ok or type(sock) is not _Socket
             or (<fastsel_socket *>sock).timeout_ns != 0):
         return False
