@@ -498,6 +498,14 @@ def test_callgrind_connect_tls_client_side(tmp_path):
             assert done.returncode == 0, done.stderr
 
 
+def test_callgrind_callbacks_chain_runs_every_step():
+    """What bench.callgrind_callbacks runs under valgrind, run without it."""
+    from bench import callgrind_callbacks
+
+    for loop_name in ("asyncio", "fastsel.aio"):
+        assert callgrind_callbacks.run(loop_name, 50) == 50
+
+
 def test_callgrind_server_new_connections():
     """bench.callgrind_server's server answers requests that each come on a
     connection of their own (--new-connections), then stops on EOF."""
