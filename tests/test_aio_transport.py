@@ -312,8 +312,8 @@ class Recorder(asyncio.Protocol):
 
 
 class BufferedRecorder(asyncio.BufferedProtocol):
-    """Records as Recorder does, receiving into a buffer of its own: a
-    bytearray of `size` bytes, or what `make_buffer` returns."""
+    """Records as Recorder does, receiving into what `make_buffer` returns
+    (by default a view of 3 bytes)."""
 
     def __init__(self, loop, make_buffer=lambda: memoryview(bytearray(3))):
         self.log = []

@@ -36,6 +36,14 @@ cdef inline bint class_keeps(TypeCheck *check, object cls,
     return True
 
 
+cdef inline bint _dict_lacks(object instance_dict, tuple methods) except -1:
+    """None of the names of `methods` is a key of instance_dict."""
+    for pair in methods:
+        if PyDict_Contains(instance_dict, (<tuple>pair)[0]):
+            return False
+    return True
+
+
 cdef inline bint instance_keeps(object obj, tuple methods) except -1:
     """None of the names is set on obj itself: a lookup per name in its
     __dict__ (which CPython 3.11+ then makes, if the values lived in obj)."""
@@ -51,11 +59,7 @@ cdef inline bint instance_keeps(object obj, tuple methods) except -1:
         own_dict = (<PyObject **>(<char *><void *>obj + offset))[0]
         if own_dict == NULL or PyDict_GET_SIZE(<object>own_dict) == 0:
             return True
-    instance_dict = PyObject_GenericGetDict(obj, NULL)
-    for pair in methods:
-        if PyDict_Contains(instance_dict, (<tuple>pair)[0]):
-            return False
-    return True
+    return _dict_lacks(PyObject_GenericGetDict(obj, NULL), methods)
 
 
 cdef inline bint instance_keeps_since(object obj, tuple methods,
@@ -71,8 +75,7 @@ cdef inline bint instance_keeps_since(object obj, tuple methods,
     version = fastsel_dict_version_of(instance_dict)
     if version != 0 and version == checked[0]:
         return True
-    for pair in methods:
-        if PyDict_Contains(instance_dict, (<tuple>pair)[0]):
-            return False
+    if not _dict_lacks(instance_dict, methods):
+        return False
     checked[0] = version
     return True
