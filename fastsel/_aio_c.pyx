@@ -42,6 +42,7 @@ from ._asyncio_versions import has, mirrored
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
 from .includes.overrides cimport (class_keeps, fastsel_dict_version, fastsel_dict_version_of,
                                   instance_keeps)
+from .includes.module_attrs cimport ModuleEntry, module_attr
 from .includes.system cimport fastsel_time_monotonic
 from ._transport_c cimport (WriteCoalescer, new_socket_transport, plain_weak_values,
                             set_soon_hook,
@@ -96,15 +97,14 @@ include "includes/loop_slots.pxi"
 include "includes/deques.pxi"
 
 
-cdef dict _TIME_NAMESPACE = _time.__dict__
 cdef object _BUILTIN_MONOTONIC = _time.monotonic
-cdef fastsel_dict_version _builtin_clock_held = 0
+cdef ModuleEntry _time_monotonic_seen
 
 
 cdef inline bint _builtin_clock() except -1:
     """time.monotonic is the builtin one: reading it has no effect a program
     could see (a patched clock, such as a test's or freezegun's, may)."""
-    return _dict_holds(_TIME_NAMESPACE, "monotonic", _BUILTIN_MONOTONIC, &_builtin_clock_held)
+    return module_attr(_time, "monotonic", &_time_monotonic_seen) is _BUILTIN_MONOTONIC
 
 
 cdef inline object _monotonic():
@@ -519,9 +519,12 @@ def get_debug(self):
     return _lget(self, _loop_slotted(self), LOOP_DEBUG)
 
 
+cdef ModuleEntry _futures_future_seen
+
+
 def create_future(self):
     """BaseEventLoop.create_future: a Future attached to this loop."""
-    return futures.Future(loop=self)
+    return module_attr(futures, "Future", &_futures_future_seen)(loop=self)
 
 
 # What call_soon relies on, with the versions it accepts.

@@ -63,16 +63,21 @@ cdef TypeCheck _connect_loop_type_ok
 cdef TypeCheck _sock_connect_loop_type_ok
 
 
+cdef ModuleEntry _socket_inet_pton_seen
+cdef ModuleEntry _has_ipv6_seen
+
+
 cdef object _numeric_address(object host, object port, int family):
     """base_events._ipaddr_info(host, port, family, SOCK_STREAM, proto) for
     an exact str host and int port and a proto of 0 or IPPROTO_TCP: the
     address it returns, or None where it would return None (or where this
     does not know, which sends the caller down asyncio's own path)."""
-    if _inet_pton is None or _socket_module.inet_pton is not _inet_pton:
+    if (_inet_pton is None
+            or module_attr(_socket_module, "inet_pton", &_socket_inet_pton_seen) is not _inet_pton):
         return None
     if type(host) is not str or type(port) is not int or '%' in <str>host:
         return None
-    has_ipv6 = base_events._HAS_IPv6
+    has_ipv6 = module_attr(base_events, "_HAS_IPv6", &_has_ipv6_seen)
     if family == _AF_UNSPEC:
         # AF_INET first, then AF_INET6 where asyncio found IPv6.
         if _is_address(_AF_INET, host):
@@ -95,12 +100,20 @@ cdef bint _is_address(object af, object host) except -1:
     return True
 
 
+cdef ModuleEntry _base_socket_seen
+cdef ModuleEntry _selector_socket_seen
+cdef ModuleEntry _ipaddr_info_seen
+cdef ModuleEntry _check_ssl_socket_seen
+
+
 cdef bint _asyncio_globals() except -1:
     """asyncio's module globals the connection path uses are asyncio's."""
-    return (base_events.socket is _socket_module
-            and selector_events.socket is _socket_module
-            and base_events._ipaddr_info is _asyncio_ipaddr_info
-            and base_events._check_ssl_socket is _asyncio_check_ssl_socket)
+    return (module_attr(base_events, "socket", &_base_socket_seen) is _socket_module
+            and module_attr(selector_events, "socket", &_selector_socket_seen) is _socket_module
+            and module_attr(base_events, "_ipaddr_info", &_ipaddr_info_seen)
+            is _asyncio_ipaddr_info
+            and module_attr(base_events, "_check_ssl_socket", &_check_ssl_socket_seen)
+            is _asyncio_check_ssl_socket)
 
 
 # ------------------------------------------------------------ sock_connect
@@ -178,7 +191,7 @@ async def sock_connect(self, sock, address):
     the loop or asyncio's globals differ from what this mirrors."""
     if not _plain_sock_connect_loop(self) or not _asyncio_globals():
         return await _asyncio_sock_connect(self, sock, address)
-    base_events._check_ssl_socket(sock)
+    _asyncio_check_ssl_socket(sock)  # base_events' own, as _asyncio_globals found
     if _ltrue(self, _loop_slotted(self), LOOP_DEBUG) and sock.gettimeout() != 0:
         raise ValueError("the socket must be non-blocking")
 
@@ -357,12 +370,18 @@ async def _connect_sock(loop, exceptions, af, address):
             exceptions = my_exceptions = None
 
 
+cdef ModuleEntry _socket_class_seen
+cdef TypeCheck _socket_init_kept
+cdef tuple _SOCKET_INIT_KEPT = (("__init__", (_SOCKET_INIT,)),)
+
+
 cdef object _new_socket(object af):
     """_connect_sock's socket.socket(family=af, type=SOCK_STREAM,
     proto=IPPROTO_TCP), made non-blocking. Where socket.socket and its
     __init__ are the stdlib's, that __init__'s steps without its frame."""
-    cls = base_events.socket.socket
-    if cls is not _Socket or cls.__init__ is not _SOCKET_INIT:
+    cls = module_attr(module_attr(base_events, "socket", &_base_socket_seen), "socket",
+                      &_socket_class_seen)
+    if cls is not _Socket or not class_keeps(&_socket_init_kept, cls, _SOCKET_INIT_KEPT):
         sock = cls(family=af, type=_SOCK_STREAM, proto=_IPPROTO_TCP)
     else:
         sock = _C_SOCKET_NEW(cls)

@@ -37,7 +37,7 @@ cdef bint _plain_io_loop(object loop) except -1:
     methods under the names these call, it is not in debug mode and
     asyncio's Handle is asyncio's: the steps below are then asyncio's."""
     return (SUPPORTED and loop_keeps(&_io_loop_type_ok, loop, _IO_HELPERS)
-            and not _ltrue(loop, _loop_slotted(loop), LOOP_DEBUG) and events.Handle is _Handle
+            and not _ltrue(loop, _loop_slotted(loop), LOOP_DEBUG) and _events_has_handle()
             and _plain_handle_class(_Handle))
 
 

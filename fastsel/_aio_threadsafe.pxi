@@ -99,12 +99,16 @@ cdef int _send_wakeup_byte(object loop) except -1:
             return 0
 
 
+cdef ModuleEntry _events_threadsafe_seen
+
+
 cdef inline bint _plain_threadsafe_handle() except -1:
     """The handle class asyncio's call_soon_threadsafe would make (3.14+:
     events._ThreadSafeHandle, before: events.Handle) is asyncio's, and one
     that _handle_kind accepts."""
     if _THREAD_SAFE_HANDLE:
-        return (_events_has("_ThreadSafeHandle", _ThreadSafeHandle)
+        return (module_attr(events, "_ThreadSafeHandle", &_events_threadsafe_seen)
+                is _ThreadSafeHandle
                 and _handle_kind(_ThreadSafeHandle) == PLAIN_THREADSAFE)
     return _events_has_handle() and _handle_kind(_Handle) == PLAIN_HANDLE
 

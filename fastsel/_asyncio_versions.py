@@ -92,6 +92,11 @@ CHANGES = {
     "tls_closing_follows_socket_transport": (
         (3, 14), None,
         "a TLS transport also counts as closing once its socket transport is"),
+    "tls_shutdown_timeout_until_lost": (
+        (3, 14), None,
+        "SSLProtocol._on_shutdown_complete, after a clean shutdown, keeps the "
+        "shutdown timeout (arming it if the peer began the shutdown) until "
+        "connection_lost (before: it cancels the timeout)"),
     "due_window_at_least_ulp": (
         (3, 15), None,
         "_run_once takes timers due before now + max(clock resolution, "

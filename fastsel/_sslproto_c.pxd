@@ -25,6 +25,24 @@ cdef class RecordState:
     cdef public object _ssl_buffer
     cdef public object _ssl_buffer_view
     cdef public object _conn_lost
+    # Those read once per connection (set-up, handshake, shutdown, the
+    # application transport): as C fields too, an instance dict lookup each
+    # otherwise.
+    cdef public object _loop
+    cdef public object _waiter
+    cdef public object _app_state
+    cdef public object _app_transport
+    cdef public object _app_transport_created
+    cdef public object _server_side
+    cdef public object _server_hostname
+    cdef public object _sslcontext
+    cdef public object _extra
+    cdef public object _eof_received
+    cdef public object _ssl_handshake_timeout
+    cdef public object _ssl_shutdown_timeout
+    cdef public object _handshake_start_time
+    cdef public object _handshake_timeout_handle
+    cdef public object _shutdown_timeout_handle
     # The _ssl object under _sslobj as _unwrapped() last found it, and the
     # SSLObject it was found under.
     cdef object _unwrapped_of

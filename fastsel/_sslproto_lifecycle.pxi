@@ -4,15 +4,16 @@
 #
 # Each takes the steps of asyncio's method in the same order. The methods
 # are alike in every version from 3.11 on, except where _asyncio_versions
-# lists a difference: the timeout callbacks given to call_later. Where the
-# versions' code differs otherwise (_start_shutdown during a handshake, which
-# aborts; _on_shutdown_complete, which changed in 3.14), asyncio's own
-# method runs.
+# lists a difference: the timeout callbacks given to call_later, and what
+# _on_shutdown_complete does with the shutdown timeout. Where the versions'
+# code differs otherwise (_start_shutdown during a handshake, which aborts),
+# asyncio's own method runs.
 
 import collections
 from asyncio import protocols
 
 cdef bint _TIMEOUTS_BOUND = has("sslproto_timeouts_are_bound_methods")
+cdef bint _SHUTDOWN_TIMEOUT_UNTIL_LOST = has("tls_shutdown_timeout_until_lost")
 
 cdef object _STATE_INIT = sslproto.AppProtocolState.STATE_INIT
 cdef object _STATE_CON_MADE = sslproto.AppProtocolState.STATE_CON_MADE
@@ -27,6 +28,13 @@ cdef object _deque = collections.deque
 
 # ------------------------------------------------------------ set-up
 
+cdef ModuleEntry _sslproto_ssl_seen
+cdef ModuleEntry _write_high_water_seen
+cdef ModuleEntry _read_high_water_seen
+cdef ModuleEntry _handshake_timeout_seen
+cdef ModuleEntry _shutdown_timeout_seen
+
+
 cdef int _init_protocol(RecordState self, object loop, object app_protocol,
                         object sslcontext, object waiter, object server_side,
                         object server_hostname, object call_connection_made,
@@ -36,7 +44,7 @@ cdef int _init_protocol(RecordState self, object loop, object app_protocol,
     with bytearray(max_size), 256 KiB written with zeros per connection that
     nothing reads (recv_into() fills what is then read); here an int
     max_size is allocated unfilled."""
-    if sslproto.ssl is None:
+    if module_attr(sslproto, "ssl", &_sslproto_ssl_seen) is None:
         raise RuntimeError("stdlib ssl module not available")
 
     size = self.max_size
@@ -47,13 +55,15 @@ cdef int _init_protocol(RecordState self, object loop, object app_protocol,
     self._ssl_buffer_view = memoryview(self._ssl_buffer)
 
     if ssl_handshake_timeout is None:
-        ssl_handshake_timeout = constants.SSL_HANDSHAKE_TIMEOUT
+        ssl_handshake_timeout = module_attr(constants, "SSL_HANDSHAKE_TIMEOUT",
+                                            &_handshake_timeout_seen)
     elif ssl_handshake_timeout <= 0:
         raise ValueError(
             f"ssl_handshake_timeout should be a positive number, "
             f"got {ssl_handshake_timeout}")
     if ssl_shutdown_timeout is None:
-        ssl_shutdown_timeout = constants.SSL_SHUTDOWN_TIMEOUT
+        ssl_shutdown_timeout = module_attr(constants, "SSL_SHUTDOWN_TIMEOUT",
+                                           &_shutdown_timeout_seen)
     elif ssl_shutdown_timeout <= 0:
         raise ValueError(
             f"ssl_shutdown_timeout should be a positive number, "
@@ -128,7 +138,8 @@ cdef object _get_app_transport(RecordState self):
 cdef int _set_write_buffer_limits(RecordState self, object high, object low) except -1:
     """SSLProtocol._set_write_buffer_limits."""
     high, low = _flowcontrol_defaults(
-        high, low, constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE)
+        high, low, module_attr(constants, "FLOW_CONTROL_HIGH_WATER_SSL_WRITE",
+                               &_write_high_water_seen))
     self._outgoing_high_water = high
     self._outgoing_low_water = low
     return 0
@@ -137,7 +148,8 @@ cdef int _set_write_buffer_limits(RecordState self, object high, object low) exc
 cdef int _set_read_buffer_limits(RecordState self, object high, object low) except -1:
     """SSLProtocol._set_read_buffer_limits."""
     high, low = _flowcontrol_defaults(
-        high, low, constants.FLOW_CONTROL_HIGH_WATER_SSL_READ)
+        high, low, module_attr(constants, "FLOW_CONTROL_HIGH_WATER_SSL_READ",
+                               &_read_high_water_seen))
     self._incoming_high_water = high
     self._incoming_low_water = low
     return 0
@@ -218,14 +230,19 @@ _deferred_method_code = eval(
     {"getattr": getattr})(None, None).__code__
 cdef object _DEFERRED_CODE = _deferred_method_code
 cdef dict _DEFERRED_GLOBALS = {"getattr": getattr, "__builtins__": __builtins__}
+# Where each of the lambda's two free variables goes in its closure.
+cdef bint _PROTOCOL_CELL_FIRST = _deferred_method_code.co_freevars == ("protocol", "name")
 del _deferred_method_code
 
 
 cdef object _deferred_method(object protocol, str name):
     """lambda: getattr(protocol, name)()"""
-    cells = {"protocol": PyCell_New(protocol), "name": PyCell_New(name)}
     function = PyFunction_New(_DEFERRED_CODE, _DEFERRED_GLOBALS)
-    PyFunction_SetClosure(function, tuple(cells[free] for free in _DEFERRED_CODE.co_freevars))
+    if _PROTOCOL_CELL_FIRST:
+        closure = (PyCell_New(protocol), PyCell_New(name))
+    else:
+        closure = (PyCell_New(name), PyCell_New(protocol))
+    PyFunction_SetClosure(function, closure)
     return function
 
 
@@ -259,7 +276,7 @@ cdef int _start_handshake(RecordState self) except -1:
 cdef int _do_handshake(RecordState self) except -1:
     """SSLProtocol._do_handshake."""
     try:
-        self._sslobj.do_handshake()
+        _ssl_do_handshake(_unwrapped(self, self._sslobj))
     except _AGAIN_ERRORS:
         _process_outgoing(self)
     except _SSLError as exc:
@@ -272,7 +289,7 @@ cdef int _do_handshake(RecordState self) except -1:
 cdef int _on_handshake_complete(RecordState self, object handshake_exc) except -1:
     """SSLProtocol._on_handshake_complete."""
     if self._handshake_timeout_handle is not None:
-        self._handshake_timeout_handle.cancel()
+        cancel_timer(self._handshake_timeout_handle)
         self._handshake_timeout_handle = None
 
     sslobj = self._sslobj
@@ -282,7 +299,7 @@ cdef int _on_handshake_complete(RecordState self, object handshake_exc) except -
         else:
             raise handshake_exc
 
-        peercert = sslobj.getpeercert()
+        peercert = _unwrapped(self, sslobj).getpeercert()
     except Exception as exc:
         handshake_exc = None
         _set_state(self, _UNWRAPPED)
@@ -299,9 +316,10 @@ cdef int _on_handshake_complete(RecordState self, object handshake_exc) except -
         sslproto.logger.debug("%r: SSL handshake took %.1f ms", self, dt * 1e3)
 
     # What the transport's get_extra_info() has once the handshake is done.
+    raw = _unwrapped(self, sslobj)
     self._extra.update(peercert=peercert,
-                       cipher=sslobj.cipher(),
-                       compression=sslobj.compression(),
+                       cipher=raw.cipher(),
+                       compression=raw.compression(),
                        ssl_object=sslobj)
     if self._app_state is _STATE_INIT:
         self._app_state = _STATE_CON_MADE
@@ -343,15 +361,32 @@ cdef int _do_shutdown(RecordState self) except -1:
     """SSLProtocol._do_shutdown."""
     try:
         if not self._eof_received:
-            self._sslobj.unwrap()
+            _ssl_unwrap(_unwrapped(self, self._sslobj))
     except _AGAIN_ERRORS:
         _process_outgoing(self)
     except _SSLError as exc:
-        self._on_shutdown_complete(exc)
+        _on_shutdown_complete(self, exc)
     else:
         _process_outgoing(self)
         _call_eof_received(self)
-        self._on_shutdown_complete(None)
+        _on_shutdown_complete(self, None)
+    return 0
+
+
+cdef int _on_shutdown_complete(RecordState self, object shutdown_exc) except -1:
+    """SSLProtocol._on_shutdown_complete, as the running version has it."""
+    if shutdown_exc or not _SHUTDOWN_TIMEOUT_UNTIL_LOST:
+        if self._shutdown_timeout_handle is not None:
+            cancel_timer(self._shutdown_timeout_handle)
+            self._shutdown_timeout_handle = None
+    if shutdown_exc:
+        self._fatal_error(shutdown_exc)
+        return 0
+    if _SHUTDOWN_TIMEOUT_UNTIL_LOST and self._shutdown_timeout_handle is None:
+        # The peer began the shutdown: its timeout starts now.
+        self._shutdown_timeout_handle = self._loop.call_later(
+            self._ssl_shutdown_timeout, _timeout_callback(self, "_check_shutdown_timeout"))
+    self._loop.call_soon(self._transport.close)
     return 0
 
 
@@ -393,9 +428,9 @@ cdef int _connection_lost(RecordState self, object exc) except -1:
     _wakeup_waiter(self, exc)
 
     if self._shutdown_timeout_handle:
-        self._shutdown_timeout_handle.cancel()
+        cancel_timer(self._shutdown_timeout_handle)
         self._shutdown_timeout_handle = None
     if self._handshake_timeout_handle:
-        self._handshake_timeout_handle.cancel()
+        cancel_timer(self._handshake_timeout_handle)
         self._handshake_timeout_handle = None
     return 0

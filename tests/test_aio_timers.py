@@ -5,7 +5,7 @@ import contextvars
 import fractions
 import random
 import time
-from asyncio import base_events, events
+from asyncio import base_events, events, futures
 
 import pytest
 
@@ -223,3 +223,43 @@ def test_a_patched_clock_is_read_as_asyncio_reads_it(loops, monkeypatch):
     expected = clock_reads(reference, monkeypatch)
     assert expected[1] == 12.5
     assert clock_reads(loop, monkeypatch) == expected
+
+
+def classes_made(loop, monkeypatch):
+    """The classes create_future, call_later and call_soon make, before and
+    while asyncio's futures.Future, events.TimerHandle and events.Handle are
+    replaced, and once they are back."""
+    class OtherFuture(asyncio.Future):
+        pass
+
+    class OtherTimer(events.TimerHandle):
+        __slots__ = ()
+
+    class OtherHandle(events.Handle):
+        __slots__ = ()
+
+    def made():
+        timer = loop.call_later(60, print)
+        handle = loop.call_soon(print)
+        kinds = [type(loop.create_future()).__name__, type(timer).__name__,
+                 type(handle).__name__]
+        timer.cancel()
+        handle.cancel()
+        return kinds
+
+    before = made()
+    monkeypatch.setattr(futures, "Future", OtherFuture)
+    monkeypatch.setattr(events, "TimerHandle", OtherTimer)
+    monkeypatch.setattr(events, "Handle", OtherHandle)
+    replaced = made()
+    monkeypatch.undo()
+    return before, replaced, made()
+
+
+def test_replaced_asyncio_classes_are_made_as_asyncio_makes_them(loops, monkeypatch):
+    # asyncio looks these classes up in their modules on every call; the
+    # compiled loop remembers what it found only while the module is unchanged.
+    reference, loop = loops
+    expected = classes_made(reference, monkeypatch)
+    assert expected[1] == ["OtherFuture", "OtherTimer", "OtherHandle"]
+    assert classes_made(loop, monkeypatch) == expected

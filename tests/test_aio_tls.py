@@ -938,7 +938,9 @@ def test_record_state_fields_behave_as_attributes():
         proto = SSLProtocol(loop, asyncio.Protocol(), context, None, server_side=True)
         assert isinstance(proto, RecordState) and isinstance(proto, sslproto.SSLProtocol)
         assert proto._state is sslproto.SSLProtocolState.UNWRAPPED
-        assert "_state" not in vars(proto) and "_extra" in vars(proto)
+        assert not {"_state", "_extra", "_loop", "_handshake_timeout_handle"} & set(vars(proto))
+        proto._something_else = 1  # other attributes go to the instance's dict
+        assert vars(proto)["_something_else"] == 1
         proto._write_buffer_size = 7
         assert proto._get_write_buffer_size() == 7  # asyncio's own method reads it
         # The compiled methods refuse what is not an SSLProtocol.
@@ -1042,3 +1044,125 @@ def test_a_contexts_sslobject_class_is_used(tls):
     echoed, called = assert_same_everywhere(run_on_each(echo_with_sslobject_class, tls))
     # asyncio reads until SSLWantReadError and never asks pending().
     assert echoed == [True, True] and called == ["read", "write"]
+
+
+async def timeout_cancels(tls):
+    """How many times a patched TimerHandle.cancel runs, and on which
+    timeouts, over a TLS echo connection's life (both ends on this loop)."""
+    cancelled = []
+    original = asyncio.TimerHandle.cancel
+
+    def cancel(self):
+        callback = getattr(self._callback, "__name__", None)
+        cancelled.append(callback)
+        return original(self)
+
+    with mock.patch.object(asyncio.TimerHandle, "cancel", cancel):
+        server, reader, writer = await tls_echo_connection(tls)
+        writer.write(b"ping")
+        assert await reader.readexactly(4) == b"ping"
+        await close_echo_connection(server, writer)
+    return sorted(cancelled)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="the memory-BIO SSLProtocol of 3.11+")
+def test_a_patched_timer_cancel_is_called_for_tls_timeouts(tls):
+    # The compiled protocol cancels its timeouts without TimerHandle.cancel's
+    # frame only while that method is asyncio's.
+    cancelled = assert_same_everywhere(run_on_each(timeout_cancels, tls))
+    handshake = "_check_handshake_timeout" if sys.version_info >= (3, 13) else "<lambda>"
+    assert cancelled.count(handshake) >= 2  # the client's and the server's, at least
+
+
+def _tls_protocols():
+    from fastsel._sslproto_c import SSLProtocol
+
+    return [SSLProtocol, sslproto.SSLProtocol]
+
+
+@compiled_tls
+@pytest.mark.parametrize("failed", [False, True])
+@pytest.mark.parametrize("armed", [False, True])
+def test_shutdown_completes_as_asyncios(armed, failed):
+    """_on_shutdown_complete, with the shutdown timeout armed or not (a
+    peer that began the shutdown) and with or without an error: what it
+    does with the timeout (kept until connection_lost from 3.14, cancelled
+    before), the transport's close and _fatal_error, as asyncio's class
+    does on the same loop."""
+    def steps(cls):
+        loop = aio.EventLoop()
+        try:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            proto = cls(loop, asyncio.Protocol(), context, None, server_side=True)
+            transport = proto._transport = mock.Mock()
+            proto._fatal_error = mock.Mock()
+            armed_handle = loop.call_later(60, print) if armed else None
+            proto._shutdown_timeout_handle = armed_handle
+            counted = loop._timer_cancelled_count
+            error = ssl.SSLError("failed") if failed else None
+            proto._on_shutdown_complete(error)
+            now = proto._shutdown_timeout_handle
+            return (armed_handle is not None and armed_handle.cancelled(),
+                    now is armed_handle,
+                    None if now is None else (now.cancelled(), now._callback.__name__),
+                    loop._timer_cancelled_count - counted,
+                    [handle._callback is transport.close for handle in loop._ready],
+                    proto._fatal_error.call_args_list == ([mock.call(error)] if failed else []))
+        finally:
+            loop.close()
+
+    ours, asyncios = (steps(cls) for cls in _tls_protocols())
+    assert ours == asyncios
+    assert ours[-1] is True
+
+
+@compiled_tls
+@pytest.mark.parametrize("closed", [False, True])
+def test_unclosed_tls_transport_warns_as_asyncios(closed):
+    def warnings_of(cls):
+        loop = aio.EventLoop()
+        try:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            proto = cls(loop, asyncio.Protocol(), context, None, server_side=True)
+            transport = proto._app_transport
+            if closed:
+                transport._closed = True
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                gc.collect()  # what earlier tests left
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                del proto, transport
+                gc.collect()
+            return [(warning.category, str(warning.message)) for warning in caught]
+        finally:
+            loop.close()
+
+    ours, asyncios = (warnings_of(cls) for cls in _tls_protocols())
+    assert ours == asyncios
+    assert len(ours) == (0 if closed else 1)
+
+
+@compiled_tls
+def test_replaced_asyncio_constants_are_read_by_new_protocols(monkeypatch):
+    # asyncio reads its flow-control and timeout defaults from
+    # asyncio.constants for each new protocol: a replacement made after
+    # protocols were made is seen by the next one.
+    def limits(cls):
+        proto = cls(loop, asyncio.Protocol(), context, None, server_side=True)
+        return (proto._incoming_high_water, proto._outgoing_high_water,
+                proto._ssl_handshake_timeout, proto._ssl_shutdown_timeout)
+
+    loop = aio.EventLoop()
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        before = [limits(cls) for cls in _tls_protocols()]
+        assert before[0] == before[1]
+        for name, value in [("FLOW_CONTROL_HIGH_WATER_SSL_READ", 3),
+                            ("FLOW_CONTROL_HIGH_WATER_SSL_WRITE", 5),
+                            ("SSL_HANDSHAKE_TIMEOUT", 7.0), ("SSL_SHUTDOWN_TIMEOUT", 9.0)]:
+            monkeypatch.setattr(asyncio.constants, name, value)
+        after = [limits(cls) for cls in _tls_protocols()]
+        assert after[0] == after[1] == (3 * 1024, 5 * 1024, 7.0, 9.0)
+    finally:
+        loop.close()

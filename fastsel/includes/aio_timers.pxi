@@ -14,6 +14,9 @@ cdef TypeCheck _timer_loop_type_ok
 cdef TypeCheck _timer_class_ok
 
 
+cdef ModuleEntry _events_timer_seen
+
+
 cdef bint _plain_timer_loop(object loop) except -1:
     """Making a timer here does what asyncio's call_at would: not in debug
     mode (which checks the thread and the callback, and records where the
@@ -22,7 +25,7 @@ cdef bint _plain_timer_loop(object loop) except -1:
     if (not SUPPORTED or _ltrue(loop, _loop_slotted(loop), LOOP_DEBUG)
             or not loop_keeps(&_timer_loop_type_ok, loop, _TIMER_HELPERS)):
         return False
-    return (events.TimerHandle is _TimerHandle
+    return (module_attr(events, "TimerHandle", &_events_timer_seen) is _TimerHandle
             and class_keeps(&_timer_class_ok, _TimerHandle, _TIMER_CLASS_METHODS)
             and _plain_handle_class(_Handle)
             and _handle_kind(_TimerHandle) == PLAIN_TIMER)
@@ -158,11 +161,48 @@ def call_later(self, delay, callback, *args, context=None):
 def timer_handle_cancelled(self, handle):
     """BaseEventLoop._timer_handle_cancelled (alike in every mirrored
     version), which TimerHandle.cancel() calls."""
-    cdef bint slotted
     if handle._scheduled:
-        slotted = _loop_slotted(self)
-        _lset(self, slotted, LOOP_TIMER_CANCELLED_COUNT,
-              _lget(self, slotted, LOOP_TIMER_CANCELLED_COUNT) + 1)
+        _count_cancelled_timer(self)
+
+
+cdef inline int _count_cancelled_timer(object loop) except -1:
+    cdef bint slotted = _loop_slotted(loop)
+    _lset(loop, slotted, LOOP_TIMER_CANCELLED_COUNT,
+          _lget(loop, slotted, LOOP_TIMER_CANCELLED_COUNT) + 1)
+    return 0
+
+
+cdef object _asyncio_timer_cancel = events.TimerHandle.cancel
+cdef object _asyncio_timer_handle_cancelled = base_events.BaseEventLoop._timer_handle_cancelled
+cdef tuple _TIMER_CANCEL = (("cancel", (_asyncio_timer_cancel,)),)
+cdef tuple _HANDLE_CANCEL = (("cancel", (_asyncio_handle_cancel,)),)
+cdef tuple _CANCEL_HELPERS = (
+    ("_timer_handle_cancelled", (_asyncio_timer_handle_cancelled, timer_handle_cancelled)),
+) + _NOTES_SHADOWING
+cdef TypeCheck _timer_cancel_ok
+cdef TypeCheck _handle_cancel_ok
+cdef TypeCheck _cancel_loop_ok
+
+
+cdef int cancel_timer(object timer) except -1:
+    """timer.cancel(), for compiled callers (the TLS protocol's timeouts).
+    For asyncio's TimerHandle whose cancel and Handle.cancel are asyncio's
+    (alike in every mirrored version), their steps without their frames; the
+    loop's _timer_handle_cancelled too, while it is fastsel's or asyncio's."""
+    if (_handle_kind(type(timer)) != PLAIN_TIMER
+            or not class_keeps(&_timer_cancel_ok, _TimerHandle, _TIMER_CANCEL)
+            or not class_keeps(&_handle_cancel_ok, _Handle, _HANDLE_CANCEL)):
+        timer.cancel()
+        return 0
+    if _slot_true(timer, SLOT_CANCELLED):
+        return 0
+    loop = _slot_get(timer, SLOT_LOOP)
+    if not loop_keeps(&_cancel_loop_ok, loop, _CANCEL_HELPERS):
+        loop._timer_handle_cancelled(timer)
+    elif _slot_true(timer, SLOT_SCHEDULED):
+        _count_cancelled_timer(loop)
+    _cancel_steps(timer)
+    return 0
 
 
 # What making a timer relies on, with the versions it accepts.

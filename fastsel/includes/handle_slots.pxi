@@ -45,36 +45,13 @@ cdef enum:
 cdef tuple _SLOT_NAMES = ("_context", "_loop", "_callback", "_args", "_cancelled",
                           "_repr", "_source_traceback", "_when", "_scheduled", "_lock")
 
-cdef dict _events_dict = events.__dict__
-
-
-cdef inline bint _dict_holds(dict namespace, str name, object value,
-                             fastsel_dict_version *held) except -1:
-    """namespace[name] is value (a module's attribute is its dict's entry,
-    when there is one). `held` remembers the dict's version when it last
-    was, which spares the lookup while the dict is unchanged."""
-    cdef fastsel_dict_version version = fastsel_dict_version_of(namespace)
-    if version != 0 and version == held[0]:
-        return True
-    if PyDict_GetItemWithError(namespace, name) != <PyObject *>value:
-        return False
-    held[0] = version
-    return True
-
-
-cdef fastsel_dict_version _events_handle_held = 0
+cdef ModuleEntry _events_handle_seen
 
 
 cdef inline bint _events_has_handle() except -1:
     """events.Handle is asyncio's class: asyncio looks it up there on each
     call_soon."""
-    return _dict_holds(_events_dict, "Handle", _Handle, &_events_handle_held)
-
-
-cdef inline bint _events_has(str name, object cls) except -1:
-    """events.<name> is cls."""
-    cdef fastsel_dict_version unknown = 0
-    return _dict_holds(_events_dict, name, cls, &unknown)
+    return module_attr(events, "Handle", &_events_handle_seen) is _Handle
 
 
 # What each handle's class is, for the code below.
@@ -255,6 +232,12 @@ cdef int _cancel_handle(object handle) except -1:
             or _Handle.cancel is not _asyncio_handle_cancel):
         handle.cancel()
         return 0
+    _cancel_steps(handle)
+    return 0
+
+
+cdef int _cancel_steps(object handle) except -1:
+    """Handle.cancel's steps, on a handle of a class _handle_kind accepted."""
     if _slot_true(handle, SLOT_CANCELLED):
         return 0
     _slot_set(handle, SLOT_CANCELLED, True)
