@@ -40,8 +40,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM
 
 from ._asyncio_versions import has, mirrored
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
-from .includes.overrides cimport (class_keeps, fastsel_dict_version, fastsel_dict_version_of,
-                                  instance_keeps)
+from .includes.overrides cimport class_keeps, instance_keeps
 from .includes.module_attrs cimport ModuleEntry, module_attr
 from .includes.system cimport fastsel_time_monotonic
 from ._transport_c cimport (WriteCoalescer, new_socket_transport, plain_weak_values,

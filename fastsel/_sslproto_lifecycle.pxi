@@ -299,7 +299,8 @@ cdef int _on_handshake_complete(RecordState self, object handshake_exc) except -
         else:
             raise handshake_exc
 
-        peercert = _unwrapped(self, sslobj).getpeercert()
+        raw = _unwrapped(self, sslobj)
+        peercert = raw.getpeercert()
     except Exception as exc:
         handshake_exc = None
         _set_state(self, _UNWRAPPED)
@@ -316,7 +317,6 @@ cdef int _on_handshake_complete(RecordState self, object handshake_exc) except -
         sslproto.logger.debug("%r: SSL handshake took %.1f ms", self, dt * 1e3)
 
     # What the transport's get_extra_info() has once the handshake is done.
-    raw = _unwrapped(self, sslobj)
     self._extra.update(peercert=peercert,
                        cipher=raw.cipher(),
                        compression=raw.compression(),

@@ -175,12 +175,10 @@ cdef inline int _count_cancelled_timer(object loop) except -1:
 cdef object _asyncio_timer_cancel = events.TimerHandle.cancel
 cdef object _asyncio_timer_handle_cancelled = base_events.BaseEventLoop._timer_handle_cancelled
 cdef tuple _TIMER_CANCEL = (("cancel", (_asyncio_timer_cancel,)),)
-cdef tuple _HANDLE_CANCEL = (("cancel", (_asyncio_handle_cancel,)),)
 cdef tuple _CANCEL_HELPERS = (
     ("_timer_handle_cancelled", (_asyncio_timer_handle_cancelled, timer_handle_cancelled)),
 ) + _NOTES_SHADOWING
 cdef TypeCheck _timer_cancel_ok
-cdef TypeCheck _handle_cancel_ok
 cdef TypeCheck _cancel_loop_ok
 
 

@@ -25,7 +25,6 @@ cdef extern from "includes/handle_slots.h":
 cdef extern from "Python.h":
     PyObject *_PY_TRUE "Py_True"
     PyObject *_PY_FALSE "Py_False"
-    PyObject *PyDict_GetItemWithError(object d, object key) except? NULL
     object PyObject_Vectorcall(object callable, PyObject **args,
                                size_t nargsf, void *kwnames)
     ctypedef struct _AttrAccess "PyTypeObject":
@@ -213,6 +212,8 @@ cdef inline bint _handle_cancelled(object handle) except -1:
 
 
 cdef object _asyncio_handle_cancel = events.Handle.cancel
+cdef tuple _HANDLE_CANCEL = (("cancel", (_asyncio_handle_cancel,)),)
+cdef TypeCheck _handle_cancel_ok
 cdef object _asyncio_handle_cancelled = events.Handle.cancelled
 
 
@@ -229,7 +230,7 @@ cdef int _cancel_handle(object handle) except -1:
     """handle.cancel(): for asyncio's Handle with asyncio's cancel (alike in
     every mirrored version), its steps without its frame."""
     if (_handle_kind(type(handle)) != PLAIN_HANDLE
-            or _Handle.cancel is not _asyncio_handle_cancel):
+            or not class_keeps(&_handle_cancel_ok, _Handle, _HANDLE_CANCEL)):
         handle.cancel()
         return 0
     _cancel_steps(handle)
