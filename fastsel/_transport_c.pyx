@@ -43,6 +43,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 from ._asyncio_versions import has
 from .includes.sockets cimport (FASTSEL_SENDV_MAX, fastsel_socket, fastsel_socket_accept,
+                                fastsel_socket_address, fastsel_socket_set_nodelay,
                                 fastsel_socket_recv, fastsel_socket_recv_into,
                                 fastsel_socket_send, fastsel_socket_sendv)
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers

@@ -95,9 +95,45 @@ cdef bint _reads_socket_fields(object sock) except -1:
     return True
 
 
-cdef int _set_nodelay(object sock) except -1:
+cdef object _C_SOCKET_FILENO = _socket.socket.fileno
+cdef object _C_SOCKET_GETSOCKNAME = _socket.socket.getsockname
+cdef object _C_SOCKET_GETPEERNAME = _socket.socket.getpeername
+cdef object _C_SOCKET_SETSOCKOPT = _socket.socket.setsockopt
+cdef TypeCheck _socket_queries_ok
+
+
+cdef bint _queries_in_c(object sock) except -1:
+    """sock is a socket.socket as _reads_socket_fields wants it, whose
+    fileno, getsockname, getpeername and setsockopt are _socket.socket's:
+    a transport's construction makes their system calls itself."""
+    if not _reads_socket_fields(sock):
+        return False
+    if not type_check_remembers(&_socket_queries_ok, _Socket):
+        if (_Socket.fileno is not _C_SOCKET_FILENO
+                or _Socket.getsockname is not _C_SOCKET_GETSOCKNAME
+                or _Socket.getpeername is not _C_SOCKET_GETPEERNAME
+                or _Socket.setsockopt is not _C_SOCKET_SETSOCKOPT):
+            return False
+        type_check_remember(&_socket_queries_ok, _Socket)
+    return True
+
+
+cdef object _address_or_none(object sock, bint in_c, bint peer):
+    """sock.getsockname() (peer: sock.getpeername()), None where it raises
+    OSError, as asyncio's transport keeps them in its extra info."""
+    try:
+        if in_c:
+            address = fastsel_socket_address(sock, peer)
+            if address is not NotImplemented:
+                return address
+        return sock.getpeername() if peer else sock.getsockname()
+    except OSError:
+        return None
+
+
+cdef int _set_nodelay(object sock, bint in_c) except -1:
     """base_events._set_nodelay(sock) (alike in every mirrored version),
-    without the properties' IntEnum conversions."""
+    without the properties' IntEnum conversions; in_c: _queries_in_c(sock)."""
     cdef fastsel_socket *s
     set_nodelay = base_events._set_nodelay
     if not _HAS_NODELAY or set_nodelay is not _asyncio_set_nodelay or not _reads_socket_fields(sock):
@@ -106,7 +142,10 @@ cdef int _set_nodelay(object sock) except -1:
     s = <fastsel_socket *>sock
     if ((s.family == _AF_INET or s.family == _AF_INET6)
             and s.type == _SOCK_STREAM and s.proto == _IPPROTO_TCP):
-        sock.setsockopt(_IPPROTO_TCP, _NODELAY, 1)
+        if in_c:
+            fastsel_socket_set_nodelay(sock)
+        else:
+            sock.setsockopt(_IPPROTO_TCP, _NODELAY, 1)
     return 0
 
 
@@ -168,17 +207,12 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
     # _SelectorTransport
     extra = self._extra
     extra['socket'] = _transport_socket(sock)
-    try:
-        extra['sockname'] = sock.getsockname()
-    except OSError:
-        extra['sockname'] = None
+    cdef bint in_c = _queries_in_c(sock)
+    extra['sockname'] = _address_or_none(sock, in_c, False)
     if 'peername' not in extra:
-        try:
-            extra['peername'] = sock.getpeername()
-        except OSError:
-            extra['peername'] = None
+        extra['peername'] = _address_or_none(sock, in_c, True)
     _set(self, s, _SOCK, "_sock", sock)
-    _set(self, s, _SOCK_FD, "_sock_fd", sock.fileno())
+    _set(self, s, _SOCK_FD, "_sock_fd", (<fastsel_socket *>sock).fd if in_c else sock.fileno())
     if _HAS_CONTEXT:
         _set(self, s, _CONTEXT, "_context", context)
     _set(self, s, _PROTOCOL_CONNECTED, "_protocol_connected", False)
@@ -214,7 +248,8 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
             _set(self, s, _WRITE_READY, "_write_ready", self._write_sendmsg)
         else:
             _set(self, s, _WRITE_READY, "_write_ready", self._write_send)
-    _set_nodelay(_get(self, s, _SOCK, "_sock"))
+    nodelay_sock = _get(self, s, _SOCK, "_sock")
+    _set_nodelay(nodelay_sock, in_c and nodelay_sock is sock)
 
     _schedule(self, _get(self, s, _PROTOCOL, "_protocol").connection_made, (self,))
     # Reading starts once connection_made() has run.

@@ -584,6 +584,89 @@ def test_accepted_sockets_as_asyncio(host):
     assert seen[0][3] == 0.0 and seen[0][4]
 
 
+async def addresses_of_both_ends(loop, server_host, client_host):
+    """Each end's sockname and peername as its transport keeps them, and as
+    its socket's own methods give them."""
+    seen = {}
+
+    class Server(asyncio.Protocol):
+        def connection_made(self, transport):
+            sock = transport.get_extra_info("socket")
+            seen["server"] = (transport.get_extra_info("sockname"),
+                              transport.get_extra_info("peername"))
+            seen["server socket"] = (sock.getsockname(), sock.getpeername())
+            transport.close()
+
+    server = await loop.create_server(Server, server_host, 0)
+    port = server.sockets[0].getsockname()[1]
+    transport, _ = await loop.create_connection(
+        asyncio.Protocol, server_host, port, local_addr=(client_host, 0))
+    sock = transport.get_extra_info("socket")
+    seen["client"] = (transport.get_extra_info("sockname"),
+                      transport.get_extra_info("peername"))
+    seen["client socket"] = (sock.getsockname(), sock.getpeername())
+    while "server" not in seen:
+        await asyncio.sleep(0.01)
+    transport.close()
+    server.close()
+    await server.wait_closed()
+    return seen
+
+
+@pytest.mark.parametrize("server_host, client_host", [
+    ("127.0.0.1", "127.0.0.1"),
+    ("127.0.99.1", "127.10.100.255"),
+    ("127.200.9.10", "127.1.0.99"),
+    ("::1", "::1"),
+])
+def test_addresses_as_the_socket_methods_give_them(server_host, client_host):
+    """A transport's sockname and peername, on both ends, are what the
+    socket's getsockname() and getpeername() return: the same tuples of a
+    str host and int port (and IPv6's flowinfo and scope id), whatever the
+    octets' digits."""
+    if server_host == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        results = run_on_each(addresses_of_both_ends, server_host, client_host)
+    except OSError as exc:  # no IPv6 on this host's loopback
+        pytest.skip(str(exc))
+    for name, seen in results.items():
+        for end in ("server", "client"):
+            assert seen[end] == seen[end + " socket"], (name, seen)
+            for address in seen[end]:
+                assert [type(part) for part in address] == [type(part) for part in
+                                                           seen[end + " socket"][0]]
+                assert type(address[0]) is str and type(address[1]) is int
+        assert seen["server"][1][0] == client_host and seen["client"][1][0] == server_host
+
+
+def test_replaced_socket_queries_are_called_as_asyncio_calls_them():
+    """socket.socket's fileno, getsockname, getpeername and setsockopt,
+    replaced: what a connection's transports call of them is what asyncio's
+    loop calls."""
+    from unittest import mock
+
+    names = ("fileno", "getsockname", "getpeername", "setsockopt")
+    calls = {}
+    for name, factory in LOOPS.items():
+        counts = dict.fromkeys(names, 0)
+        with contextlib.ExitStack() as stack:
+            for method in names:
+                def counted(sock, *args, _method=method,
+                            _original=getattr(socket.socket, method)):
+                    counts[_method] += 1
+                    return _original(sock, *args)
+                stack.enter_context(mock.patch.object(socket.socket, method, counted))
+            loop = factory()
+            try:
+                loop.run_until_complete(streams_exchange(loop))
+            finally:
+                loop.close()
+        calls[name] = counts
+    assert calls["asyncio"]["getsockname"] and calls["asyncio"]["setsockopt"], calls
+    same_everywhere(calls)
+
+
 @pytest.mark.skipif(fastsel.IMPLEMENTATION != "c",
                     reason="the compiled implementation is not live")
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 typedef struct {
     PyObject_HEAD
@@ -152,14 +153,33 @@ fastsel_socket_sendv(PyObject *sock, PyObject *chunks)
     }
 }
 
-/* sock._accept() of a non-blocking AF_INET or AF_INET6 socket: the new fd
-   (close-on-exec) and the peer's address as _socket.socket._accept returns
-   them (nonblocking: with O_NONBLOCK set on the new fd in the same call),
-   with its retries on EINTR and its exceptions, except that when no
-   connection waits the result is None and no exception is set (_accept
-   raises BlockingIOError, whose making is most of an accept loop's cost in
-   user space: every readiness ends with one). Other families and sockets
-   with a timeout: NotImplemented, for the caller to call _accept. */
+/* An IPv4 address as CPython's makesockaddr gives it, the host in the text
+   inet_ntop writes (which glibc makes with sprintf, the largest cost of a
+   new connection's address). */
+static PyObject *
+fastsel_ipv4_host(const struct in_addr *in)
+{
+    const unsigned char *octet = (const unsigned char *)&in->s_addr;
+    char text[sizeof("255.255.255.255")], *end = text;
+    PyObject *host;
+    for (int i = 0; i < 4; i++) {
+        unsigned int v = octet[i];
+        if (i > 0)
+            *end++ = '.';
+        if (v >= 100)
+            *end++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *end++ = (char)('0' + v / 10 % 10);
+        *end++ = (char)('0' + v % 10);
+    }
+    host = PyUnicode_New(end - text, 127);
+    if (host != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(host), text, end - text);
+    return host;
+}
+
+/* An AF_INET or AF_INET6 address as CPython's makesockaddr makes it:
+   (host, port) or (host, port, flowinfo, scope_id); None for an empty one. */
 static PyObject *
 fastsel_ip_address(const struct sockaddr_storage *addr, socklen_t addrlen)
 {
@@ -168,9 +188,24 @@ fastsel_ip_address(const struct sockaddr_storage *addr, socklen_t addrlen)
         Py_RETURN_NONE;  /* as CPython's makesockaddr */
     if (addr->ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
-        if (inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host)) == NULL)
-            return PyErr_SetFromErrno(PyExc_OSError);
-        return Py_BuildValue("si", host, ntohs(a->sin_port));
+        PyObject *text, *port, *address;
+        text = fastsel_ipv4_host(&a->sin_addr);
+        if (text == NULL)
+            return NULL;
+        port = PyLong_FromLong(ntohs(a->sin_port));
+        if (port == NULL) {
+            Py_DECREF(text);
+            return NULL;
+        }
+        address = PyTuple_New(2);
+        if (address == NULL) {
+            Py_DECREF(text);
+            Py_DECREF(port);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(address, 0, text);
+        PyTuple_SET_ITEM(address, 1, port);
+        return address;
     }
     if (addr->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
@@ -179,10 +214,59 @@ fastsel_ip_address(const struct sockaddr_storage *addr, socklen_t addrlen)
         return Py_BuildValue("siII", host, ntohs(a->sin6_port),
                              ntohl(a->sin6_flowinfo), a->sin6_scope_id);
     }
-    PyErr_SetString(PyExc_OSError, "accepted an address of another family");
+    PyErr_SetString(PyExc_OSError, "an address of another family");
     return NULL;
 }
 
+/* sock.getsockname() (peer: sock.getpeername()) of an AF_INET or AF_INET6
+   socket, with None where the method raises OSError (as a transport's
+   construction keeps it); NotImplemented for other families. */
+static PyObject *
+fastsel_socket_address(PyObject *sock, int peer)
+{
+    fastsel_socket *s = (fastsel_socket *)sock;
+    struct sockaddr_storage addr;
+    socklen_t addrlen = sizeof(addr);
+    int failed;
+    if (s->family != AF_INET && s->family != AF_INET6)
+        Py_RETURN_NOTIMPLEMENTED;
+    memset(&addr, 0, sizeof(addr));
+    if (peer)
+        failed = getpeername(s->fd, (struct sockaddr *)&addr, &addrlen) < 0;
+    else
+        failed = getsockname(s->fd, (struct sockaddr *)&addr, &addrlen) < 0;
+    if (failed)
+        Py_RETURN_NONE;
+    return fastsel_ip_address(&addr, addrlen);
+}
+
+/* sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1), with its OSError. */
+static int
+fastsel_socket_set_nodelay(PyObject *sock)
+{
+#ifdef TCP_NODELAY
+    int on = 1;
+    if (setsockopt(((fastsel_socket *)sock)->fd, IPPROTO_TCP, TCP_NODELAY,
+                   &on, sizeof(on)) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+#else
+    (void)sock;
+    PyErr_SetString(PyExc_OSError, "no TCP_NODELAY here");
+    return -1;
+#endif
+}
+
+/* sock._accept() of a non-blocking AF_INET or AF_INET6 socket: the new fd
+   (close-on-exec) and the peer's address as _socket.socket._accept returns
+   them (nonblocking: with O_NONBLOCK set on the new fd in the same call),
+   with its retries on EINTR and its exceptions, except that when no
+   connection waits the result is None and no exception is set (_accept
+   raises BlockingIOError, whose making is most of an accept loop's cost in
+   user space: every readiness ends with one). Other families and sockets
+   with a timeout: NotImplemented, for the caller to call _accept. */
 static PyObject *
 fastsel_socket_accept(PyObject *sock, int nonblocking)
 {

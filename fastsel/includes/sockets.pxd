@@ -24,3 +24,8 @@ cdef extern from "includes/sockets.h":
     # non-blocking too when asked); None when no connection waits,
     # NotImplemented where the caller must call _accept.
     object fastsel_socket_accept(object sock, bint nonblocking)
+    # sock.getsockname() (peer: getpeername()) of an IPv4/IPv6 socket, None
+    # where it raises OSError; NotImplemented for other families.
+    object fastsel_socket_address(object sock, bint peer)
+    # sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1).
+    int fastsel_socket_set_nodelay(object sock) except -1
