@@ -24,10 +24,14 @@
 import builtins
 import contextvars
 import functools
+import os
 import _socket as _c_socket_module
 import socket as _socket_module
 import ssl as _ssl_module
 from asyncio import selector_events
+
+cdef extern from "<errno.h>":
+    enum: EALREADY, EINPROGRESS, EWOULDBLOCK
 
 cdef bint _CONNECT_HAS_SHUTDOWN_TIMEOUT = has("create_connection_has_ssl_shutdown_timeout")
 cdef bint _CONNECT_HAS_ALL_ERRORS = has("create_connection_all_errors")
@@ -126,27 +130,62 @@ def sock_connect_step(self, fut, sock, address):
 
 cdef int _start_connect(object loop, object fut, object sock,
                         object address) except -1:
+    cdef bint in_background
     fd = sock.fileno()
     try:
-        sock.connect(address)
-    except (BlockingIOError, InterruptedError):
-        # The connection goes on in the background (EINPROGRESS, or EINTR):
-        # the socket turns writable once it succeeded or failed.
-        if _plain_io_loop(loop):
-            _ensure_fd_no_transport(loop, fd)
-            handle = _add_io(loop, fd, loop._sock_connect_cb, (fut, sock, address),
-                             None, False)
-        else:
-            loop._ensure_fd_no_transport(fd)
-            handle = loop._add_writer(fd, loop._sock_connect_cb, fut, sock, address)
-        fut.add_done_callback(_partial(loop._sock_write_done, fd, handle=handle))
+        in_background = _connect(sock, address)
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as exc:
         fut.set_exception(exc)
-    else:
+        return 0
+    if not in_background:
         fut.set_result(None)
+        return 0
+    # The connection goes on in the background (EINPROGRESS, or EINTR): the
+    # socket turns writable once it succeeded or failed. (What fails here
+    # propagates: asyncio does this in an except clause.)
+    if _plain_io_loop(loop):
+        _ensure_fd_no_transport(loop, fd)
+        handle = _add_io(loop, fd, loop._sock_connect_cb, (fut, sock, address),
+                         None, False)
+    else:
+        loop._ensure_fd_no_transport(fd)
+        handle = loop._add_writer(fd, loop._sock_connect_cb, fut, sock, address)
+    fut.add_done_callback(_partial(loop._sock_write_done, fd, handle=handle))
     return 0
+
+
+cdef object _SOCKET_CONNECT_EX = _c_socket_module.socket.connect_ex
+cdef tuple _CONNECT_METHODS = (("connect", (_c_socket_module.socket.connect,)),
+                               ("connect_ex", (_SOCKET_CONNECT_EX,)))
+cdef object _strerror = os.strerror
+cdef TypeCheck _connect_ex_ok
+
+
+cdef bint _connect(object sock, object address) except -1:
+    """sock.connect(address): whether the connection goes on in the
+    background (connect's BlockingIOError or InterruptedError).
+
+    For a socket.socket whose connect and connect_ex are _socket's, this is
+    connect_ex, which makes the same system call and reports its errno
+    instead of raising: the wait that nearly every connection starts with
+    costs no exception. Any other errno raises what connect raises."""
+    cdef int err
+    if type(sock) is not _Socket or not class_keeps(&_connect_ex_ok, _Socket, _CONNECT_METHODS):
+        try:
+            sock.connect(address)
+        except (BlockingIOError, InterruptedError):
+            return True
+        return False
+    err = _SOCKET_CONNECT_EX(sock, address)
+    if err == 0:
+        return False
+    if err == EINPROGRESS or err == EALREADY or err == EINTR or err == EAGAIN:
+        return True
+    if err == EWOULDBLOCK:  # EAGAIN's value on some systems, not on all
+        return True
+    raise OSError(err, _strerror(err))
 
 
 def sock_connect_cb(self, fut, sock, address):

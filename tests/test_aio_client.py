@@ -501,14 +501,17 @@ def test_subclass_methods_are_called():
 
 
 def test_sock_connect_as_asyncio():
-    """loop.sock_connect on its own: numeric, IPv6 tuple forms, refused."""
+    """loop.sock_connect on its own: numeric, IPv6 tuple forms, refused (once
+    connecting), and an address whose connect() fails at once."""
     refused = refused_address()
+    failing_at_once = ("255.255.255.255", 9)  # ENETUNREACH or EACCES
 
     async def scenario(loop):
         server = await loop.create_server(Echo, "127.0.0.1", 0)
         address = server.sockets[0].getsockname()
         seen = []
-        for target in (address, refused, ("localhost", address[1]), list(address)):
+        for target in (address, refused, ("localhost", address[1]), list(address),
+                       failing_at_once):
             sock = socket.socket()
             sock.setblocking(False)
             try:
@@ -525,6 +528,32 @@ def test_sock_connect_as_asyncio():
 
     seen, left = same_everywhere(run_on_each(scenario))
     assert seen[0] == ("connected", True) and left == (0, [])
+
+
+def test_replaced_socket_connect_is_called_as_asyncio_calls_it():
+    """socket.socket.connect replaced: each connection calls it once, with
+    the address, on both loops (fastsel's otherwise connects with
+    connect_ex, which raises nothing for the wait)."""
+    from unittest import mock
+
+    stdlib_connect = socket.socket.connect
+    calls = {}
+    for name, factory in LOOPS.items():
+        seen = []
+
+        def connect(sock, address):
+            seen.append(address[0])
+            return stdlib_connect(sock, address)
+
+        with mock.patch.object(socket.socket, "connect", connect):
+            loop = factory()
+            try:
+                loop.run_until_complete(exchange(loop, "127.0.0.1", socket.AF_INET))
+            finally:
+                loop.close()
+        calls[name] = seen
+    assert calls["asyncio"]
+    same_everywhere(calls)
 
 
 @pytest.mark.skipif(not COMPILED, reason="the compiled path needs the compiled build")
