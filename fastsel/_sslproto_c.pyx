@@ -175,17 +175,9 @@ cdef inline object _ssl_write(object sslobj, object data):
     return sslobj.write(data)
 
 
-cdef inline object _ssl_do_handshake(object sslobj):
-    if type(sslobj) is _SSLSocket:
-        return _SSL_DO_HANDSHAKE(sslobj)
-    return sslobj.do_handshake()
-
-
-cdef inline object _ssl_unwrap(object sslobj):
-    """SSLObject.unwrap(), which is shutdown() on the _ssl object."""
-    if type(sslobj) is _SSLSocket:
-        return _SSL_SHUTDOWN(sslobj)
-    return sslobj.unwrap()
+# SSLObject.do_handshake() and unwrap() (shutdown() on the _ssl object) are
+# called where their SSLWantReadError is caught: one that passed through a
+# helper function would cost a second traceback entry.
 
 
 cdef extern from "Python.h":

@@ -275,8 +275,12 @@ cdef int _start_handshake(RecordState self) except -1:
 
 cdef int _do_handshake(RecordState self) except -1:
     """SSLProtocol._do_handshake."""
+    sslobj = _unwrapped(self, self._sslobj)
     try:
-        _ssl_do_handshake(_unwrapped(self, self._sslobj))
+        if type(sslobj) is _SSLSocket:
+            _SSL_DO_HANDSHAKE(sslobj)
+        else:
+            sslobj.do_handshake()
     except _AGAIN_ERRORS:
         _process_outgoing(self)
     except _SSLError as exc:
@@ -361,7 +365,11 @@ cdef int _do_shutdown(RecordState self) except -1:
     """SSLProtocol._do_shutdown."""
     try:
         if not self._eof_received:
-            _ssl_unwrap(_unwrapped(self, self._sslobj))
+            sslobj = _unwrapped(self, self._sslobj)
+            if type(sslobj) is _SSLSocket:
+                _SSL_SHUTDOWN(sslobj)
+            else:
+                sslobj.unwrap()
     except _AGAIN_ERRORS:
         _process_outgoing(self)
     except _SSLError as exc:
