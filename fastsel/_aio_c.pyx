@@ -44,7 +44,7 @@ from .includes.overrides cimport class_keeps, instance_keeps
 from .includes.module_attrs cimport ModuleEntry, module_attr
 from .includes.system cimport fastsel_time_monotonic
 from ._transport_c cimport (WriteCoalescer, new_socket_transport, plain_weak_values,
-                            set_soon_hook,
+                            set_loop_hooks,
                             weak_value_or_none)
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
@@ -235,9 +235,9 @@ cdef int _wait_and_dispatch(object loop, object ready, Selector selector,
 cdef object _select_timeout(object loop, bint slotted, object ready,
                             object scheduled):
     """The timeout _run_once hands to select(): None blocks."""
-    if ready or _ltrue(loop, slotted, LOOP_STOPPING):
+    if _has_items(ready) or _ltrue(loop, slotted, LOOP_STOPPING):
         return 0
-    if not scheduled:
+    if not _has_items(scheduled):
         return None
     maximum = _MAXIMUM_SELECT_TIMEOUT
     timeout = _timer_when(scheduled[0]) - _monotonic()
@@ -257,7 +257,7 @@ cdef object _select_timeout(object loop, bint slotted, object ready,
 
 cdef int _drop_cancelled_timers(object loop, bint slotted, object scheduled) except -1:
     """The timer-heap housekeeping at the start of _run_once."""
-    if type(scheduled) is list and not scheduled:
+    if type(scheduled) is list and not _has_items(scheduled):
         return 0  # what the steps below come to, without their arithmetic
     sched_count = len(scheduled)
     if (sched_count > _MIN_SCHEDULED_TIMER_HANDLES and
@@ -275,7 +275,7 @@ cdef int _drop_cancelled_timers(object loop, bint slotted, object scheduled) exc
         _lset(loop, slotted, LOOP_TIMER_CANCELLED_COUNT, 0)
     else:
         # Pop cancelled timers from the head of the heap.
-        while scheduled and _handle_cancelled(scheduled[0]):
+        while _has_items(scheduled) and _handle_cancelled(scheduled[0]):
             _lset(loop, slotted, LOOP_TIMER_CANCELLED_COUNT,
                   _lget(loop, slotted, LOOP_TIMER_CANCELLED_COUNT) - 1)
             handle = _pop_timer(scheduled)
@@ -371,7 +371,7 @@ cdef int _ready_due_timers(object loop, bint slotted, object ready,
         end_time = now + max(_lget(loop, slotted, LOOP_CLOCK_RESOLUTION), _ulp(now))
     else:
         end_time = _monotonic() + _lget(loop, slotted, LOOP_CLOCK_RESOLUTION)
-    while scheduled:
+    while _has_items(scheduled):
         handle = scheduled[0]
         if _timer_when(handle) >= end_time:
             break
@@ -411,7 +411,7 @@ def run_once(self):
 
     # Timers that are due move to the ready queue. With none, asyncio's
     # reading of the clock only shows where the clock is not the builtin.
-    if scheduled or not _builtin_clock():
+    if _has_items(scheduled) or not _builtin_clock():
         _ready_due_timers(self, slotted, ready, scheduled)
 
     # Run what is ready now; callbacks queued meanwhile wait for the next
@@ -534,7 +534,6 @@ cdef tuple _CALL_SOON_HELPERS = (
 ) + _NOTES_SHADOWING
 # What the hook checks before _call_soon_steps checks the rest.
 cdef tuple _TRANSPORT_CALL_SOON = (("call_soon", (call_soon,)),) + _NOTES_SHADOWING
-set_soon_hook(_transport_call_soon)
 
 
 include "includes/aio_timers.pxi"
@@ -544,3 +543,29 @@ include "_aio_tasks.pxi"
 include "_aio_readers.pxi"
 include "_aio_transports.pxi"
 include "_aio_connect.pxi"
+
+
+# ------------------------------------ what compiled transports ask of a loop
+
+cdef object _transport_remove_io(object loop, object fd, bint read):
+    """A compiled transport's loop._remove_reader(fd) (read) or
+    _remove_writer(fd) where those are the ones above: their steps without
+    the method call; NotImplemented otherwise."""
+    if not _plain_io_loop(loop):
+        return NotImplemented
+    return _remove_io(loop, fd, read)
+
+
+cdef TypeCheck _transport_debug_loop_ok
+cdef tuple _GET_DEBUG = (("get_debug", (_asyncio_get_debug, get_debug)),) + _NOTES_SHADOWING
+
+
+cdef int _transport_loop_debug(object loop) except -2:
+    """A compiled transport's bool(loop.get_debug()) where that method is
+    asyncio's or fastsel's; -1 otherwise."""
+    if not loop_keeps(&_transport_debug_loop_ok, loop, _GET_DEBUG):
+        return -1
+    return _ltrue(loop, _loop_slotted(loop), LOOP_DEBUG)
+
+
+set_loop_hooks(_transport_call_soon, _transport_remove_io, _transport_loop_debug)

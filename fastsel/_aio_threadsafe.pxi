@@ -59,7 +59,7 @@ cdef inline int _clear_wakeup_if_idle(object loop, bint slotted,
     select() may block, so calls from now on must write."""
     # Reading first spares a write on each iteration while the flag is
     # already down (the common case).
-    if not ready and _ltrue(loop, slotted, LOOP_WAKEUP_PENDING):
+    if not _has_items(ready) and _ltrue(loop, slotted, LOOP_WAKEUP_PENDING):
         _lset(loop, slotted, LOOP_WAKEUP_PENDING, False)
     return 0
 

@@ -21,12 +21,17 @@ cdef object new_socket_transport(object loop, object sock, object protocol,
                                  object waiter, object extra, object server,
                                  object context, object coalescer)
 
-# loop.call_soon(callback, *args, context=context), made in C by fastsel.aio
-# (which sets the hook when it loads) for the callbacks a transport
-# schedules: NotImplemented where the loop's call_soon is not fastsel's own,
-# for the transport to call it.
+# What a transport asks of its loop, made in C by fastsel.aio (which sets
+# the hooks when it loads) where the loop's methods are fastsel's or
+# asyncio's own; otherwise (NotImplemented, or -1 for the debug flag) the
+# transport calls the method.
+# loop.call_soon(callback, *args, context=context):
 ctypedef object (*SoonHook)(object loop, object callback, tuple args, object context)
-cdef int set_soon_hook(SoonHook hook) except -1
+# loop._remove_reader(fd) (read) or loop._remove_writer(fd):
+ctypedef object (*RemoveIoHook)(object loop, object fd, bint read)
+# loop.get_debug(), as a truth value:
+ctypedef int (*DebugHook)(object loop) except -2
+cdef int set_loop_hooks(SoonHook soon, RemoveIoHook remove_io, DebugHook debug) except -1
 
 # protocol.get_buffer(size) and protocol.buffer_updated(nbytes) as C
 # functions, for the read path of buffered protocols: fastsel's TLS protocol

@@ -216,7 +216,7 @@ cdef int _read_eof(object transport) except -1:
     only no longer reading."""
     cdef bint s = _slotted(transport)
     loop = _get(transport, s, _LOOP, "_loop")
-    if loop.get_debug():
+    if _loop_debug(loop):
         selector_events.logger.debug("%r received EOF", transport)
     try:
         keep_open = _get(transport, s, _PROTOCOL, "_protocol").eof_received()
@@ -227,7 +227,7 @@ cdef int _read_eof(object transport) except -1:
             exc, 'Fatal error: protocol.eof_received() call failed.')
         return 0
     if keep_open:
-        loop._remove_reader(_get(transport, s, _SOCK_FD, "_sock_fd"))
+        _loop_remove_io(loop, _get(transport, s, _SOCK_FD, "_sock_fd"), True)
     else:
         transport.close()
     return 0

@@ -152,13 +152,34 @@ cdef int _set_nodelay(object sock, bint in_c) except -1:
 # ------------------------------------------------------------- construction
 
 cdef SoonHook _soon_hook = NULL
+cdef RemoveIoHook _remove_io_hook = NULL
+cdef DebugHook _debug_hook = NULL
 cdef object _asyncio_transport_call_soon = getattr(_SelectorTransport, "_call_soon", None)
 
 
-cdef int set_soon_hook(SoonHook hook) except -1:
-    global _soon_hook
-    _soon_hook = hook
+cdef int set_loop_hooks(SoonHook soon, RemoveIoHook remove_io, DebugHook debug) except -1:
+    global _soon_hook, _remove_io_hook, _debug_hook
+    _soon_hook = soon
+    _remove_io_hook = remove_io
+    _debug_hook = debug
     return 0
+
+
+cdef object _loop_remove_io(object loop, object fd, bint read):
+    """loop._remove_reader(fd) (read) or loop._remove_writer(fd)."""
+    if _remove_io_hook is not NULL:
+        removed = _remove_io_hook(loop, fd, read)
+        if removed is not NotImplemented:
+            return removed
+    return loop._remove_reader(fd) if read else loop._remove_writer(fd)
+
+
+cdef bint _loop_debug(object loop) except -1:
+    """bool(loop.get_debug())."""
+    cdef int debug = -1
+    if _debug_hook is not NULL:
+        debug = _debug_hook(loop)
+    return loop.get_debug() if debug < 0 else debug
 
 
 cdef int _schedule(object transport, object callback, tuple args) except -1:
@@ -392,10 +413,10 @@ cdef int _close(object self) except -1:
     if _get(self, s, _CLOSING, "_closing"):
         return 0
     _set(self, s, _CLOSING, "_closing", True)
-    _get(self, s, _LOOP, "_loop")._remove_reader(_get(self, s, _SOCK_FD, "_sock_fd"))
+    _loop_remove_io(_get(self, s, _LOOP, "_loop"), _get(self, s, _SOCK_FD, "_sock_fd"), True)
     if not _get(self, s, _BUFFER, "_buffer"):
         _set(self, s, _CONN_LOST, "_conn_lost", _get(self, s, _CONN_LOST, "_conn_lost") + 1)
-        _get(self, s, _LOOP, "_loop")._remove_writer(_get(self, s, _SOCK_FD, "_sock_fd"))
+        _loop_remove_io(_get(self, s, _LOOP, "_loop"), _get(self, s, _SOCK_FD, "_sock_fd"), False)
         _schedule(self, self._call_connection_lost, (None,))
     return 0
 
@@ -410,10 +431,10 @@ cdef int _force_close(object self, object exc) except -1:
         _get(self, s, _BUFFER, "_buffer").clear()
         if _COUNTS_BUFFER:
             _set(self, s, _BUFFER_SIZE, "_buffer_size", 0)
-        _get(self, s, _LOOP, "_loop")._remove_writer(_get(self, s, _SOCK_FD, "_sock_fd"))
+        _loop_remove_io(_get(self, s, _LOOP, "_loop"), _get(self, s, _SOCK_FD, "_sock_fd"), False)
     if not _get(self, s, _CLOSING, "_closing"):
         _set(self, s, _CLOSING, "_closing", True)
-        _get(self, s, _LOOP, "_loop")._remove_reader(_get(self, s, _SOCK_FD, "_sock_fd"))
+        _loop_remove_io(_get(self, s, _LOOP, "_loop"), _get(self, s, _SOCK_FD, "_sock_fd"), True)
     _set(self, s, _CONN_LOST, "_conn_lost", _get(self, s, _CONN_LOST, "_conn_lost") + 1)
     _schedule(self, self._call_connection_lost, (exc,))
     return 0

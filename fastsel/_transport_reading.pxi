@@ -5,7 +5,8 @@
 # read _closing and _paused; from 3.11 they are _SelectorTransport's and ask
 # is_closing() and is_reading(). Every method they call (is_closing,
 # is_reading, the loop's _remove_reader and get_debug, the transport's
-# _add_reader) is called as asyncio calls it, so a method replaced on a
+# _add_reader) is called as asyncio calls it (the loop's two in C where they
+# are fastsel's or asyncio's own, see set_loop_hooks), so a method replaced on a
 # subclass or an instance is honoured. Where asyncio reads _closing itself,
 # the writes held back are sent first: one that fails would have closed the
 # transport in asyncio's write() already.
@@ -34,8 +35,8 @@ cdef int _pause_reading(object transport) except -1:
     elif _closing(transport) or transport._paused:
         return 0
     transport._paused = True
-    transport._loop._remove_reader(transport._sock_fd)
-    if transport._loop.get_debug():
+    _loop_remove_io(transport._loop, transport._sock_fd, True)
+    if _loop_debug(transport._loop):
         selector_events.logger.debug("%r pauses reading", transport)
     return 0
 
@@ -46,7 +47,7 @@ cdef int _resume_reading(object transport) except -1:
         return 0
     transport._paused = False
     transport._add_reader(transport._sock_fd, transport._read_ready)
-    if transport._loop.get_debug():
+    if _loop_debug(transport._loop):
         selector_events.logger.debug("%r resumes reading", transport)
     return 0
 

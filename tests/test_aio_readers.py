@@ -4,12 +4,15 @@ pause_reading, resume_reading and is_reading on fastsel.aio: every state,
 result and error is asyncio's."""
 import asyncio
 import collections
+import contextlib
 import logging
 import re
 import socket
 import weakref
 from asyncio import selector_events
 from unittest import mock
+
+import pytest
 
 import fastsel
 from test_aio_loop import python_calls
@@ -341,6 +344,47 @@ def replaced_scenario(loop):
 def test_replaced_methods_are_honoured(loops):
     reference, loop = loops
     assert replaced_scenario(loop) == replaced_scenario(reference)
+
+
+def replaced_on_eof_and_close_scenario(loop, where):
+    """The loop's get_debug, _remove_reader and _remove_writer replaced (on
+    the instance or on a subclass): the calls an end of file and the close
+    it leads to make of them."""
+    calls = []
+
+    def spy(name):
+        original = getattr(type(loop), name)
+
+        def counted(self, *args):
+            calls.append(name)
+            return original(self, *args)
+        return counted
+
+    names = ("get_debug", "_remove_reader", "_remove_writer")
+    if where == "class":
+        loop.__class__ = type("Patched", (type(loop),), {n: spy(n) for n in names})
+    transport, protocol, peer = transport_pair(loop)
+    try:
+        with contextlib.ExitStack() as patches:
+            if where == "instance":
+                for name in names:
+                    patches.enter_context(mock.patch.object(
+                        loop, name, spy(name).__get__(loop)))
+            peer.shutdown(socket.SHUT_WR)
+            while not transport.is_closing():
+                loop.run_until_complete(iterations(1))
+            loop.run_until_complete(iterations())
+        return calls
+    finally:
+        peer.close()
+
+
+@pytest.mark.parametrize("where", ["instance", "class"])
+def test_replaced_loop_methods_on_eof_and_close(loops, where):
+    reference, loop = loops
+    seen = replaced_on_eof_and_close_scenario(loop, where)
+    assert seen == replaced_on_eof_and_close_scenario(reference, where)
+    assert {"get_debug", "_remove_reader", "_remove_writer"} <= set(seen)
 
 
 class CountingWeakValues(weakref.WeakValueDictionary):

@@ -8,6 +8,8 @@ cdef extern from "Python.h":
     object _deque_vectorcall "PyObject_Vectorcall"(
         object callable, PyObject **args, size_t nargsf, void *kwnames)
 
+from cpython.object cimport Py_SIZE
+
 cdef object _Deque = __import__("collections").deque
 cdef object _DEQUE_APPEND = _Deque.append
 cdef object _DEQUE_POPLEFT = _Deque.popleft
@@ -32,3 +34,12 @@ cdef inline object _popleft(object queue):
         return queue.popleft()
     args[0] = <PyObject *>queue
     return _deque_vectorcall(_DEQUE_POPLEFT, args, 1, NULL)
+
+
+cdef inline bint _has_items(object queue) except -1:
+    """bool(queue); for a plain deque or list (the ready queue, the timer
+    heap), which keep their length in ob_size, without the generic truth
+    test."""
+    if type(queue) is _Deque or type(queue) is list:
+        return Py_SIZE(queue) != 0
+    return bool(queue)
