@@ -46,6 +46,7 @@ from .includes.sockets cimport (FASTSEL_SENDV_MAX, fastsel_socket, fastsel_socke
                                 fastsel_socket_address, fastsel_socket_set_nodelay,
                                 fastsel_socket_recv, fastsel_socket_recv_into,
                                 fastsel_socket_send, fastsel_socket_sendv)
+from .includes.module_attrs cimport ModuleEntry, module_attr
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 
 # How this interpreter's transport differs (see fastsel._asyncio_versions).

@@ -46,6 +46,10 @@ cdef object _TransportSocket = trsock.TransportSocket
 cdef object _asyncio_transport_socket_init = trsock.TransportSocket.__init__
 cdef object _asyncio_set_result_unless_cancelled = futures._set_result_unless_cancelled
 cdef TypeCheck _lifecycle_ok
+# The module attributes the construction reads, as asyncio reads them on
+# every call (see includes/module_attrs.pxd).
+cdef ModuleEntry _set_nodelay_seen, _has_sendmsg_seen
+cdef ModuleEntry _set_result_unless_cancelled_seen, _transport_socket_seen
 
 
 cdef bint _asyncio_lifecycle(object cls) except -1:
@@ -135,7 +139,7 @@ cdef int _set_nodelay(object sock, bint in_c) except -1:
     """base_events._set_nodelay(sock) (alike in every mirrored version),
     without the properties' IntEnum conversions; in_c: _queries_in_c(sock)."""
     cdef fastsel_socket *s
-    set_nodelay = base_events._set_nodelay
+    set_nodelay = module_attr(base_events, "_set_nodelay", &_set_nodelay_seen)
     if not _HAS_NODELAY or set_nodelay is not _asyncio_set_nodelay or not _reads_socket_fields(sock):
         set_nodelay(sock)
         return 0
@@ -265,7 +269,7 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
         _set(self, s, _PAUSED, "_paused", False)
     _set(self, s, _EMPTY_WAITER, "_empty_waiter", None)
     if _WRITE_READY_ATTRIBUTE:
-        if selector_events._HAS_SENDMSG:
+        if module_attr(selector_events, "_HAS_SENDMSG", &_has_sendmsg_seen):
             _set(self, s, _WRITE_READY, "_write_ready", self._write_sendmsg)
         else:
             _set(self, s, _WRITE_READY, "_write_ready", self._write_send)
@@ -277,7 +281,8 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
     _schedule(self, self._add_reader, (_get(self, s, _SOCK_FD, "_sock_fd"), self._read_ready))
     if waiter is not None:
         # The waiter wakes up once connection_made() has run.
-        set_result = futures._set_result_unless_cancelled
+        set_result = module_attr(futures, "_set_result_unless_cancelled",
+                                 &_set_result_unless_cancelled_seen)
         if set_result is _asyncio_set_result_unless_cancelled:
             set_result = set_result_unless_cancelled
         _schedule(self, set_result, (waiter, None))
@@ -392,7 +397,7 @@ def set_result_unless_cancelled(fut, result):
 cdef object _transport_socket(object sock):
     """trsock.TransportSocket(sock), without a Python frame of its __init__
     where that is asyncio's (it only keeps sock)."""
-    cls = trsock.TransportSocket
+    cls = module_attr(trsock, "TransportSocket", &_transport_socket_seen)
     if cls is not _TransportSocket or cls.__init__ is not _asyncio_transport_socket_init:
         return cls(sock)
     wrapper = cls.__new__(cls)

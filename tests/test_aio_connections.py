@@ -419,6 +419,45 @@ def test_replaced_call_soon_sees_what_transports_schedule(where):
     same_everywhere(seen)
 
 
+def test_replaced_asyncio_helpers_are_what_transports_use():
+    """asyncio's module-level helpers that a transport's construction looks
+    up (base_events._set_nodelay, futures._set_result_unless_cancelled,
+    trsock.TransportSocket), replaced: each connection uses the
+    replacements, as on asyncio's loop, and the originals once undone."""
+    from asyncio import base_events, futures, trsock
+    from unittest import mock
+
+    class CountedSocket(trsock.TransportSocket):
+        made = 0
+
+        def __init__(self, sock):
+            CountedSocket.made += 1
+            super().__init__(sock)
+
+    seen = {}
+    for name, factory in LOOPS.items():
+        CountedSocket.made = 0
+        with mock.patch.object(base_events, "_set_nodelay",
+                               wraps=base_events._set_nodelay) as nodelay, \
+                mock.patch.object(futures, "_set_result_unless_cancelled",
+                                  wraps=futures._set_result_unless_cancelled) as set_result, \
+                mock.patch.object(trsock, "TransportSocket", CountedSocket):
+            loop = factory()
+            try:
+                loop.run_until_complete(streams_exchange(loop))
+            finally:
+                loop.close()
+        seen[name] = [nodelay.call_count, set_result.call_count, CountedSocket.made]
+        loop = factory()
+        try:
+            loop.run_until_complete(streams_exchange(loop))
+        finally:
+            loop.close()
+        seen[name] += [nodelay.call_count, set_result.call_count, CountedSocket.made]
+    assert all(seen["asyncio"]), seen
+    same_everywhere(seen)
+
+
 async def storm(loop, count, concurrency):
     async def handle(reader, writer):
         writer.write(await reader.read(1))
