@@ -458,6 +458,54 @@ def test_replaced_asyncio_helpers_are_what_transports_use():
     same_everywhere(seen)
 
 
+def test_loops_forget_dead_transports_as_asyncio():
+    """A transport's entry in loop._transports (a WeakValueDictionary) goes
+    when the transport is freed, on two loops used in turn; while the
+    mapping is being iterated, the entry stays until the iteration ends
+    where the version defers removals (up to 3.13), as asyncio's does."""
+
+    async def connect(loop, server_box):
+        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        server_box.append(server)
+        transport, _ = await loop.create_connection(
+            asyncio.Protocol, *server.sockets[0].getsockname())
+        return transport
+
+    async def close(transport):
+        transport.close()
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    async def finish(server):
+        server.close()
+        await server.wait_closed()
+
+    def scenario(factory):
+        loops, servers, seen = [factory(), factory()], [], []
+        try:
+            transports = [loop.run_until_complete(connect(loop, servers)) for loop in loops]
+            fds = [transport._sock_fd for transport in transports]
+            iterating = iter(loops[0]._transports.items())
+            next(iterating)
+            for loop, transport in zip(loops, transports):
+                loop.run_until_complete(close(transport))
+            del transport
+            transports.clear()
+            gc.collect()
+            seen.append([fd in loop._transports.data for loop, fd in zip(loops, fds)])
+            del iterating
+            seen.append([fd in loop._transports.data for loop, fd in zip(loops, fds)])
+            for loop, server in zip(loops, servers):
+                loop.run_until_complete(finish(server))
+        finally:
+            for loop in loops:
+                loop.close()
+        return seen
+
+    seen = same_everywhere({name: scenario(factory) for name, factory in LOOPS.items()})
+    assert seen[1] == [False, False], seen
+
+
 async def storm(loop, count, concurrency):
     async def handle(reader, writer):
         writer.write(await reader.read(1))

@@ -63,8 +63,43 @@ cdef int set_weak_value(object mapping, object key, object value) except -1:
     _commit_weak_removals(mapping)
     # KeyedRef(value, mapping._remove, key): the weakref made by ref's own
     # __new__, then its key (KeyedRef's __init__ only hands the same
-    # arguments to ref's, which does nothing with them).
-    ref = _new_weakref(_KeyedRef, value, mapping._remove)
+    # arguments to ref's, which does nothing with them). The callback takes
+    # the steps of mapping._remove.
+    ref = _new_weakref(_KeyedRef, value, _removal_for(mapping))
     ref.key = key
     (<dict?>mapping.data)[key] = ref
     return 0
+
+
+cdef object _remove_dead_weakref = __import__("_weakref")._remove_dead_weakref
+
+
+cdef class _DeadValueRemoval:
+    """The steps of a WeakValueDictionary's own `remove` callback, run when
+    one of its values dies (the mapping's entry for it dropped, or up to
+    3.13, while the mapping is iterated, its key kept for later), without
+    that closure's Python frame: the callback of the references that
+    set_weak_value makes."""
+    cdef object mapping_ref
+
+    def __call__(self, dead):
+        mapping = self.mapping_ref()
+        if mapping is None:
+            return
+        if _DEFERS_REMOVALS and mapping._iterating:
+            mapping._pending_removals.append(dead.key)
+        else:
+            _remove_dead_weakref(mapping.data, dead.key)
+
+
+cdef _DeadValueRemoval _last_removal = None
+
+
+cdef _DeadValueRemoval _removal_for(object mapping):
+    """The removal callback for mapping's references: the last one made,
+    while it is for the same mapping."""
+    global _last_removal
+    if _last_removal is None or _last_removal.mapping_ref() is not mapping:
+        _last_removal = _DeadValueRemoval.__new__(_DeadValueRemoval)
+        _last_removal.mapping_ref = _new_weakref(_weakref.ref, mapping)
+    return _last_removal
