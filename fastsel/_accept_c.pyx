@@ -19,6 +19,10 @@ class or the loop itself has its own _accept_connection2.
 import errno
 from asyncio import constants, selector_events, trsock
 
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.number cimport PyNumber_Index
+from cpython.pyport cimport PY_SSIZE_T_MAX
+
 from ._asyncio_versions import has
 from .includes.overrides cimport instance_keeps
 from ._transport_c cimport accept_nonblocking
@@ -74,14 +78,24 @@ async def accept_connection2(loop, protocol_factory, conn, extra, server,
             loop.call_exception_handler(error)
 
 
+cdef Py_ssize_t _length_of_range(object count) except -1:
+    """len(range(count)) with range()'s TypeError, without making the range
+    (at most PY_SSIZE_T_MAX: the accept loop ends long before)."""
+    cdef int overflow
+    cdef long long n = PyLong_AsLongLongAndOverflow(PyNumber_Index(count), &overflow)
+    if overflow > 0 or n > PY_SSIZE_T_MAX:
+        return PY_SSIZE_T_MAX
+    return n if n > 0 and overflow == 0 else 0
+
+
 cdef object _accept(object loop, object protocol_factory, object sock,
                     object sslcontext, object server, object backlog,
                     object ssl_handshake_timeout, object ssl_shutdown_timeout,
                     object context):
     """The accept loop of _accept_connection, for a loop not in debug mode
     and a server without TLS."""
-    count = backlog + 1 if _DISCARDS_ABORTED else backlog
-    for _ in range(count):
+    cdef Py_ssize_t attempt
+    for attempt in range(_length_of_range(backlog + 1 if _DISCARDS_ABORTED else backlog)):
         try:
             accepted = accept_nonblocking(sock)  # with conn.setblocking(False)
             if accepted is None:  # what asyncio meets as BlockingIOError

@@ -506,6 +506,47 @@ def test_loops_forget_dead_transports_as_asyncio():
     assert seen[1] == [False, False], seen
 
 
+@pytest.mark.parametrize("backlog", [2, 0, -1, True, 2.0, 10**30])
+def test_accepts_per_readiness_as_asyncio(backlog):
+    """One call of the loop's accept loop takes as many waiting connections
+    as asyncio's `for _ in range(backlog)` lets it (and raises what range()
+    raises for a backlog it refuses)."""
+    async def scenario(loop):
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.setblocking(False)
+        clients = [socket.create_connection(listener.getsockname()) for _ in range(5)]
+        made = []
+
+        class Made(asyncio.Protocol):
+            def connection_made(self, transport):
+                made.append(transport)
+
+        try:
+            await asyncio.sleep(0.05)  # every connection waits in the backlog
+            try:
+                loop._accept_connection(Made, listener, backlog=backlog)
+            except TypeError as exc:
+                return "TypeError", str(exc)
+            for _ in range(10):
+                await asyncio.sleep(0)
+            return len(made)
+        finally:
+            for transport in made:
+                transport.abort()
+            await asyncio.sleep(0)
+            for client in clients:
+                client.close()
+            listener.close()
+
+    outcome = same_everywhere(run_on_each(scenario))
+    # (From 3.14 asyncio's loop runs backlog + 1 times.)
+    expected = {2: (2, 3), 0: (0, 1), -1: (0,), True: (1, 2), 10**30: (5,)}
+    if type(backlog) is float:
+        assert outcome[0] == "TypeError", outcome
+    else:
+        assert outcome in expected[backlog], outcome
+
+
 async def storm(loop, count, concurrency):
     async def handle(reader, writer):
         writer.write(await reader.read(1))

@@ -78,11 +78,11 @@ cdef class _DeadValueRemoval:
     """The steps of a WeakValueDictionary's own `remove` callback, run when
     one of its values dies (the mapping's entry for it dropped, or up to
     3.13, while the mapping is iterated, its key kept for later), without
-    that closure's Python frame: the callback of the references that
-    set_weak_value makes."""
+    that closure's Python frame: the bound method `remove` is the callback
+    of the references that set_weak_value makes."""
     cdef object mapping_ref
 
-    def __call__(self, dead):
+    def remove(self, dead):
         mapping = self.mapping_ref()
         if mapping is None:
             return
@@ -92,14 +92,17 @@ cdef class _DeadValueRemoval:
             _remove_dead_weakref(mapping.data, dead.key)
 
 
+# The last removal made, for its mapping, and its bound `remove`.
 cdef _DeadValueRemoval _last_removal = None
+cdef object _last_remove = None
 
 
-cdef _DeadValueRemoval _removal_for(object mapping):
+cdef object _removal_for(object mapping):
     """The removal callback for mapping's references: the last one made,
     while it is for the same mapping."""
-    global _last_removal
+    global _last_removal, _last_remove
     if _last_removal is None or _last_removal.mapping_ref() is not mapping:
         _last_removal = _DeadValueRemoval.__new__(_DeadValueRemoval)
         _last_removal.mapping_ref = _new_weakref(_weakref.ref, mapping)
-    return _last_removal
+        _last_remove = _last_removal.remove
+    return _last_remove
