@@ -78,25 +78,41 @@ cdef int _ensure_fd_no_transport(object loop, object fd) except -1:
     return 0
 
 
-cdef TypeCheck _lookup_selector_type_ok
+cdef TypeCheck _lookup_selector_type_ok, _update_selector_type_ok
 cdef tuple _SELECTOR_LOOKUPS = (("get_key", (Selector.get_key,)),
                                 ("get_map", (Selector.get_map,)))
+cdef tuple _SELECTOR_UPDATES = (("register", (Selector.register,)),
+                                ("unregister", (Selector.unregister,)),
+                                ("modify", (Selector.modify,)))
+
+
+cdef bint _compiled_selector_keeps(TypeCheck *check, object selector,
+                                   tuple methods) except -1:
+    """selector is a compiled fastsel selector whose class and instance
+    leave it the compiled `methods`."""
+    cls = type(selector)
+    if not type_check_remembers(check, cls):
+        if not isinstance(selector, Selector):
+            return False
+        for name, allowed in methods:
+            if getattr(cls, name) not in allowed:
+                return False
+        type_check_remember(check, cls)
+    return instance_keeps(selector, methods)
 
 
 cdef bint _plain_lookups(object selector) except -1:
     """An open compiled fastsel selector whose get_key and get_map are the
     compiled ones: asking it for an fd's key can skip both the method call
     and the KeyError of a missing fd."""
-    cls = type(selector)
-    if not type_check_remembers(&_lookup_selector_type_ok, cls):
-        if not isinstance(selector, Selector):
-            return False
-        for name, allowed in _SELECTOR_LOOKUPS:
-            if getattr(cls, name) not in allowed:
-                return False
-        type_check_remember(&_lookup_selector_type_ok, cls)
-    return ((<Selector>selector)._mapping is not None
-            and instance_keeps(selector, _SELECTOR_LOOKUPS))
+    return (_compiled_selector_keeps(&_lookup_selector_type_ok, selector, _SELECTOR_LOOKUPS)
+            and (<Selector>selector)._mapping is not None)
+
+
+cdef bint _plain_updates(object selector) except -1:
+    """A compiled fastsel selector whose register, unregister and modify are
+    the compiled ones: they are called without the method call."""
+    return _compiled_selector_keeps(&_update_selector_type_ok, selector, _SELECTOR_UPDATES)
 
 
 cdef object _registered_key(object selector, object fd):
@@ -111,6 +127,22 @@ cdef object _registered_key(object selector, object fd):
         return None
 
 
+cdef inline object _register(object selector, bint compiled, object fd,
+                             object events, object data):
+    """selector.register(fd, events, data)."""
+    if compiled:
+        return (<Selector>selector).c_register(fd, events, data)
+    return selector.register(fd, events, data)
+
+
+cdef inline object _modify(object selector, bint compiled, object fd,
+                           object events, object data):
+    """selector.modify(fd, events, data)."""
+    if compiled:
+        return (<Selector>selector).c_modify(fd, events, data)
+    return selector.modify(fd, events, data)
+
+
 cdef object _add_io(object loop, object fd, object callback, tuple args,
                     object context, bint read):
     """_add_reader (read) or _add_writer: a Handle for callback(*args)
@@ -121,19 +153,20 @@ cdef object _add_io(object loop, object fd, object callback, tuple args,
     handle = _new_handle(loop, callback, args, context)
     selector = _lget(loop, slotted, LOOP_SELECTOR)
     key = _registered_key(selector, fd)
+    cdef bint compiled = _plain_updates(selector)
     if key is None:
         if read:
-            selector.register(fd, _SELECTOR_READ, (handle, None))
+            _register(selector, compiled, fd, _SELECTOR_READ, (handle, None))
         else:
-            selector.register(fd, _SELECTOR_WRITE, (None, handle))
+            _register(selector, compiled, fd, _SELECTOR_WRITE, (None, handle))
         return handle
     mask, (reader, writer) = key.events, key.data
     if read:
-        selector.modify(fd, mask | _SELECTOR_READ, (handle, writer))
+        _modify(selector, compiled, fd, mask | _SELECTOR_READ, (handle, writer))
         if reader is not None:
             _cancel_handle(reader)
     else:
-        selector.modify(fd, mask | _SELECTOR_WRITE, (reader, handle))
+        _modify(selector, compiled, fd, mask | _SELECTOR_WRITE, (reader, handle))
         if writer is not None:
             _cancel_handle(writer)
     return handle
@@ -149,14 +182,18 @@ cdef object _remove_io(object loop, object fd, bint read):
     key = _registered_key(selector, fd)
     if key is None:
         return False
+    cdef bint compiled = _plain_updates(selector)
     mask, (reader, writer) = key.events, key.data
     mask &= ~(_SELECTOR_READ if read else _SELECTOR_WRITE)
     if not mask:
-        selector.unregister(fd)
+        if compiled:
+            (<Selector>selector).c_unregister(fd)
+        else:
+            selector.unregister(fd)
     elif read:
-        selector.modify(fd, mask, (None, writer))
+        _modify(selector, compiled, fd, mask, (None, writer))
     else:
-        selector.modify(fd, mask, (reader, None))
+        _modify(selector, compiled, fd, mask, (reader, None))
     handle = reader if read else writer
     if handle is not None:
         _cancel_handle(handle)

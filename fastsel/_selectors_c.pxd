@@ -69,6 +69,11 @@ cdef class Selector:
 
     # get_key() for an int fd, None where it would raise KeyError.
     cdef object registered_key(self, object fd)
+    # register(), unregister() and modify(), for callers that checked that
+    # the selector's methods are these.
+    cdef object c_register(self, object fileobj, object events, object data)
+    cdef object c_unregister(self, object fileobj)
+    cdef object c_modify(self, object fileobj, object events, object data)
 
     # Backend hooks.
     cdef Py_ssize_t _slot_size(self)

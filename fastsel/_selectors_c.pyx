@@ -719,6 +719,27 @@ cdef class Selector:
         ValueError for bad events or file objects, KeyError when the fd is
         registered already, OSError when the kernel refuses the fd (the map is
         then left as it was)."""
+        return self.c_register(fileobj, events, data)
+
+    def unregister(self, fileobj):
+        """Unregister fileobj; return its key. KeyError if not registered.
+
+        Errors from the kernel are ignored: the fd may have been closed, or
+        closed and reused, since it was registered."""
+        return self.c_unregister(fileobj)
+
+    def modify(self, fileobj, events, data=None):
+        """Change the events or data of a registered fileobj; return its key.
+
+        As in the stdlib, events are not validated, the kernel is called only
+        when they changed, the same key comes back when nothing changed, and
+        a failing kernel call drops the registration before re-raising."""
+        return self.c_modify(fileobj, events, data)
+
+    # The three above, for compiled callers (fastsel.aio's loop) that checked
+    # the methods are these.
+
+    cdef object c_register(self, object fileobj, object events, object data):
         cdef int mask = _register_mask(events)
         cdef KeyTable table = self._table
         fd_obj = table.fd_of(fileobj)
@@ -740,11 +761,7 @@ cdef class Selector:
             self._fresh_fds.add(fd)
         return key
 
-    def unregister(self, fileobj):
-        """Unregister fileobj; return its key. KeyError if not registered.
-
-        Errors from the kernel are ignored: the fd may have been closed, or
-        closed and reused, since it was registered."""
+    cdef object c_unregister(self, object fileobj):
         cdef long long fd = self._table.c_fd_of(fileobj)
         key = self._table.find(fd)
         if key is not None:
@@ -757,12 +774,7 @@ cdef class Selector:
         self._os_unregister(<int>fd)
         return self._table.pop(fd)
 
-    def modify(self, fileobj, events, data=None):
-        """Change the events or data of a registered fileobj; return its key.
-
-        As in the stdlib, events are not validated, the kernel is called only
-        when they changed, the same key comes back when nothing changed, and
-        a failing kernel call drops the registration before re-raising."""
+    cdef object c_modify(self, object fileobj, object events, object data):
         cdef KeyTable table = self._table
         cdef long long fd = table.c_fd_of(fileobj)
         cdef int mask

@@ -406,15 +406,20 @@ class CountingWeakValues(weakref.WeakValueDictionary):
         super().__setitem__(key, value)
 
 
+SELECTOR_METHODS = ("get_key", "get_map", "register", "unregister", "modify")
+
+
 def replaced_lookups_scenario(loop):
-    """The selector's get_key and get_map, and loop._transports, replaced:
-    each is called where asyncio calls it (the compiled readers otherwise
-    read the selector's table and the mapping's dict directly)."""
+    """The selector's get_key, get_map, register, unregister and modify, and
+    loop._transports, replaced: each is called where asyncio calls it (the
+    compiled readers otherwise read the selector's table and the mapping's
+    dict directly, and call the selector's compiled methods in C)."""
     counts = collections.Counter()
     loop._transports = CountingWeakValues(counts)
     selector = loop._selector
-    with mock.patch.object(selector, "get_key", wraps=selector.get_key) as get_key, \
-            mock.patch.object(selector, "get_map", wraps=selector.get_map) as get_map:
+    with contextlib.ExitStack() as stack:
+        spies = {name: stack.enter_context(mock.patch.object(
+            selector, name, wraps=getattr(selector, name))) for name in SELECTOR_METHODS}
         a, b = socket.socketpair()
         try:
             loop.add_reader(a.fileno(), callback)
@@ -425,7 +430,7 @@ def replaced_lookups_scenario(loop):
             a.close()
             b.close()
         transport_fd_scenario(loop)
-        counts["get_key"], counts["get_map"] = get_key.call_count, get_map.call_count
+        counts.update({name: spy.call_count for name, spy in spies.items()})
     return dict(counts)
 
 
@@ -437,6 +442,7 @@ def test_replaced_lookups_are_honoured():
         ours = replaced_lookups_scenario(loop)
         assert ours == replaced_lookups_scenario(reference)
         assert ours["transports[fd] ="] == 1
+        assert all(ours[name] for name in ("register", "unregister", "modify")), ours
     finally:
         for each in made:
             each.close()
