@@ -36,6 +36,7 @@ from contextvars import Context
 from cpython.long cimport PyLong_CheckExact
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
 from cpython.object cimport PyObject, Py_TYPE, PyTypeObject
+from cpython.list cimport PyList_GET_SIZE
 from cpython.tuple cimport PyTuple_GET_ITEM
 
 from ._asyncio_versions import has, mirrored
@@ -255,14 +256,31 @@ cdef object _select_timeout(object loop, bint slotted, object ready,
     return timeout
 
 
+# _MIN_SCHEDULED_TIMER_HANDLES as a C integer where it is an int (-1 where
+# it is not: then compared as asyncio compares it).
+cdef Py_ssize_t _MIN_SCHEDULED_COUNT = (
+    _MIN_SCHEDULED_TIMER_HANDLES
+    if type(_MIN_SCHEDULED_TIMER_HANDLES) is int and 0 <= _MIN_SCHEDULED_TIMER_HANDLES < 2**62
+    else -1)
+
+
 cdef int _drop_cancelled_timers(object loop, bint slotted, object scheduled) except -1:
     """The timer-heap housekeeping at the start of _run_once."""
-    if type(scheduled) is list and not _has_items(scheduled):
-        return 0  # what the steps below come to, without their arithmetic
-    sched_count = len(scheduled)
-    if (sched_count > _MIN_SCHEDULED_TIMER_HANDLES and
-            _lget(loop, slotted, LOOP_TIMER_CANCELLED_COUNT) / sched_count
-            > _MIN_CANCELLED_FRACTION):
+    cdef bint rebuild
+    if type(scheduled) is list and _MIN_SCHEDULED_COUNT >= 0:
+        # What the steps below come to, with the heap's size counted in C:
+        # asyncio only divides past the minimum.
+        if PyList_GET_SIZE(scheduled) == 0:
+            return 0
+        rebuild = (PyList_GET_SIZE(scheduled) > _MIN_SCHEDULED_COUNT
+                   and _lget(loop, slotted, LOOP_TIMER_CANCELLED_COUNT)
+                   / PyList_GET_SIZE(scheduled) > _MIN_CANCELLED_FRACTION)
+    else:
+        sched_count = len(scheduled)
+        rebuild = (sched_count > _MIN_SCHEDULED_TIMER_HANDLES and
+                   _lget(loop, slotted, LOOP_TIMER_CANCELLED_COUNT) / sched_count
+                   > _MIN_CANCELLED_FRACTION)
+    if rebuild:
         # Too many cancelled timers: rebuild the heap without them.
         new_scheduled = []
         for handle in scheduled:

@@ -367,8 +367,32 @@ def io_scenario(loop):
     return log
 
 
+def heap_threshold_scenario(loop):
+    """The heap of timers at asyncio's rebuild threshold: with as many timers
+    as its minimum (not rebuilt), one more (rebuilt when more than its
+    fraction are cancelled), and exactly that fraction cancelled (not
+    rebuilt). Every timer is far in the future."""
+    from asyncio import base_events
+    minimum = base_events._MIN_SCHEDULED_TIMER_HANDLES
+    fraction = base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION
+    log = []
+    for count, cancelled in ((minimum, minimum - 1), (minimum + 1, minimum),
+                             (minimum * 2, int(minimum * 2 * fraction))):
+        handles = [loop.call_later(3600 + i, log.append, i) for i in range(count)]
+        for handle in handles[1:cancelled + 1]:
+            handle.cancel()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        log.append((count, cancelled, len(loop._scheduled), loop._timer_cancelled_count))
+        for handle in handles:
+            handle.cancel()
+        loop._scheduled.clear()
+        loop._timer_cancelled_count = 0
+    return log
+
+
 @pytest.mark.parametrize("selector", selector_classes(), ids=lambda c: c.__name__)
-@pytest.mark.parametrize("scenario", [timer_scenario, io_scenario])
+@pytest.mark.parametrize("scenario", [timer_scenario, io_scenario, heap_threshold_scenario])
 def test_same_observations_as_asyncio(make_loop, selector, scenario):
     """aio.EventLoop and asyncio's SelectorEventLoop on the same selector."""
     # Both loops first: the scenarios then get the same fd numbers, which
