@@ -10,8 +10,6 @@ classes. Only on CPython 3.11+, whose sslproto the compiled class extends;
 elsewhere, and without the compiled build, COMPILED_TLS is False and
 asyncio's own TLS runs.
 """
-from asyncio import constants
-
 from . import IMPLEMENTATION
 from ._asyncio_versions import has
 
@@ -20,15 +18,15 @@ if IMPLEMENTATION == "c" and has("sslproto_memory_bio"):
     try:
         import ssl
 
+        from . import _aio_c
         from ._sslproto_c import protocol_class
     except ImportError:  # no ssl module, or no compiled build
         pass
     else:
         COMPILED_TLS = True
+        _aio_c.set_tls_protocol_class(protocol_class)
 
 # How the running version's asyncio differs (see fastsel._asyncio_versions).
-_CHECKS_FD_HAS_NO_TRANSPORT = has("checks_fd_has_no_transport")
-_HAS_CONTEXT = has("transport_has_context")
 _MOVES_STREAM_BUFFER = has("start_tls_moves_stream_buffer")
 
 TLSMixin = None
@@ -40,27 +38,7 @@ if COMPILED_TLS:
         class it is mixed into provides _make_socket_transport's transport
         class as _socket_transport_class."""
 
-        def _make_ssl_transport(
-                self, rawsock, protocol, sslcontext, waiter=None,
-                *, server_side=False, server_hostname=None,
-                extra=None, server=None,
-                ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
-                ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
-                **context):
-            # `context=` exists where asyncio's transports carry a context.
-            if context and not _HAS_CONTEXT:
-                raise TypeError("_make_ssl_transport() got an unexpected "
-                                f"keyword argument {next(iter(context))!r}")
-            if _CHECKS_FD_HAS_NO_TRANSPORT:
-                self._ensure_fd_no_transport(rawsock)
-            ssl_protocol = protocol_class()(
-                self, protocol, sslcontext, waiter, server_side, server_hostname,
-                ssl_handshake_timeout=ssl_handshake_timeout,
-                ssl_shutdown_timeout=ssl_shutdown_timeout)
-            # As asyncio: no waiter for the socket transport.
-            self._socket_transport_class(self, rawsock, ssl_protocol, None,
-                                         extra, server, **context)
-            return ssl_protocol._app_transport
+        _make_ssl_transport = _aio_c._make_ssl_transport
 
         async def start_tls(self, transport, protocol, sslcontext, *,
                             server_side=False, server_hostname=None,

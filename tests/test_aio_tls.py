@@ -220,6 +220,56 @@ def test_event_loop_uses_compiled_tls(tls):
                                _transport_c.SocketTransport)
 
 
+@pytest.mark.skipif(not TLS_ON_EVENT_LOOP, reason="the compiled TLS is not live")
+def test_make_ssl_transport_as_asyncios(tls):
+    """The compiled _make_ssl_transport takes asyncio's arguments (context=
+    only where the version has it) and makes the socket transport from the
+    loop's _socket_transport_class, a subclass too."""
+    from fastsel import _transport_c
+
+    class Recorded(_transport_c.SocketTransport):
+        made = 0
+
+        def __init__(self, *args, **kwargs):
+            Recorded.made += 1
+            super().__init__(*args, **kwargs)
+
+    class Loop(aio.EventLoop):
+        _socket_transport_class = Recorded
+
+    async def connect():
+        server = await asyncio.get_running_loop().create_server(
+            _Echo, "127.0.0.1", 0, ssl=tls.server)
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", server.sockets[0].getsockname()[1], ssl=tls.client,
+            server_hostname="localhost")
+        kind = type(writer.transport._ssl_protocol._transport)
+        await close_echo_connection(server, writer)
+        return kind
+
+    loop = Loop()
+    try:
+        assert loop.run_until_complete(connect()) is Recorded
+        assert Recorded.made == 2  # the client's and the server's
+    finally:
+        loop.close()
+    base = asyncio.SelectorEventLoop
+    for loop_class in (aio.EventLoop, base):
+        loop = loop_class()
+        a, b = socket.socketpair()
+        try:
+            with pytest.raises(TypeError) as caught:
+                loop._make_ssl_transport(a, asyncio.Protocol(), tls.client, nonsense=1)
+            assert "unexpected keyword argument 'nonsense'" in str(caught.value)
+            if sys.version_info < (3, 15):
+                with pytest.raises(TypeError, match="'context'"):
+                    loop._make_ssl_transport(a, asyncio.Protocol(), tls.client, context=None)
+        finally:
+            a.close()
+            b.close()
+            loop.close()
+
+
 def test_compiled_tls_is_used_where_supported():
     expected = fastsel.IMPLEMENTATION == "c" and sys.version_info >= (3, 11)
     assert COMPILED_TLS is expected
