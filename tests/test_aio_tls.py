@@ -238,11 +238,7 @@ def test_make_ssl_transport_as_asyncios(tls):
         _socket_transport_class = Recorded
 
     async def connect():
-        server = await asyncio.get_running_loop().create_server(
-            _Echo, "127.0.0.1", 0, ssl=tls.server)
-        _, writer = await asyncio.open_connection(
-            "127.0.0.1", server.sockets[0].getsockname()[1], ssl=tls.client,
-            server_hostname="localhost")
+        server, _, writer = await tls_echo_connection(tls)
         kind = type(writer.transport._ssl_protocol._transport)
         await close_echo_connection(server, writer)
         return kind
