@@ -587,3 +587,15 @@ cdef int _transport_loop_debug(object loop) except -2:
 
 
 set_loop_hooks(_transport_call_soon, _transport_remove_io, _transport_loop_debug)
+
+
+cdef object loop_call_soon(object loop, object callback, tuple args):
+    handle = _transport_call_soon(loop, callback, args, None)
+    if handle is NotImplemented:
+        return loop.call_soon(callback, *args)
+    return handle
+
+
+cdef bint loop_debug(object loop) except -1:
+    cdef int debug = _transport_loop_debug(loop)
+    return loop.get_debug() if debug < 0 else debug

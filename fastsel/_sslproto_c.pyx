@@ -59,7 +59,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.object cimport PyObject, PyTypeObject
 
 from ._asyncio_versions import has
-from ._aio_c cimport cancel_timer
+from ._aio_c cimport cancel_timer, loop_call_later, loop_call_soon, loop_debug
 from ._transport_c cimport set_buffered_hooks
 from .includes.module_attrs cimport ModuleEntry, module_attr
 from .includes.overrides cimport class_keeps, instance_keeps_since

@@ -257,7 +257,7 @@ cdef object _timeout_callback(RecordState self, str name):
 
 cdef int _start_handshake(RecordState self) except -1:
     """SSLProtocol._start_handshake."""
-    if self._loop.get_debug():
+    if loop_debug(self._loop):
         sslproto.logger.debug("%r starts SSL handshake", self)
         self._handshake_start_time = self._loop.time()
     else:
@@ -266,8 +266,9 @@ cdef int _start_handshake(RecordState self) except -1:
     _set_state(self, _DO_HANDSHAKE)
 
     # The handshake's timeout starts now.
-    self._handshake_timeout_handle = self._loop.call_later(
-        self._ssl_handshake_timeout, _timeout_callback(self, "_check_handshake_timeout"))
+    self._handshake_timeout_handle = loop_call_later(
+        self._loop, self._ssl_handshake_timeout,
+        _timeout_callback(self, "_check_handshake_timeout"))
 
     _do_handshake(self)
     return 0
@@ -316,7 +317,7 @@ cdef int _on_handshake_complete(RecordState self, object handshake_exc) except -
         _wakeup_waiter(self, exc)
         return 0
 
-    if self._loop.get_debug():
+    if loop_debug(self._loop):
         dt = self._loop.time() - self._handshake_start_time
         sslproto.logger.debug("%r: SSL handshake took %.1f ms", self, dt * 1e3)
 
@@ -347,8 +348,9 @@ cdef int _start_shutdown(RecordState self) except -1:
     if self._app_transport is not None:
         self._app_transport._closed = True
     _set_state(self, _FLUSHING)
-    self._shutdown_timeout_handle = self._loop.call_later(
-        self._ssl_shutdown_timeout, _timeout_callback(self, "_check_shutdown_timeout"))
+    self._shutdown_timeout_handle = loop_call_later(
+        self._loop, self._ssl_shutdown_timeout,
+        _timeout_callback(self, "_check_shutdown_timeout"))
     _do_flush(self)
     return 0
 
@@ -392,9 +394,10 @@ cdef int _on_shutdown_complete(RecordState self, object shutdown_exc) except -1:
         return 0
     if _SHUTDOWN_TIMEOUT_UNTIL_LOST and self._shutdown_timeout_handle is None:
         # The peer began the shutdown: its timeout starts now.
-        self._shutdown_timeout_handle = self._loop.call_later(
-            self._ssl_shutdown_timeout, _timeout_callback(self, "_check_shutdown_timeout"))
-    self._loop.call_soon(self._transport.close)
+        self._shutdown_timeout_handle = loop_call_later(
+            self._loop, self._ssl_shutdown_timeout,
+            _timeout_callback(self, "_check_shutdown_timeout"))
+    loop_call_soon(self._loop, self._transport.close, ())
     return 0
 
 
@@ -428,7 +431,7 @@ cdef int _connection_lost(RecordState self, object exc) except -1:
     if self._state is not _DO_HANDSHAKE:
         if self._app_state is _STATE_CON_MADE or self._app_state is _STATE_EOF:
             self._app_state = _STATE_CON_LOST
-            self._loop.call_soon(self._app_protocol.connection_lost, exc)
+            loop_call_soon(self._loop, self._app_protocol.connection_lost, (exc,))
     _set_state(self, _UNWRAPPED)
     self._transport = None
     self._app_transport = None

@@ -11,6 +11,7 @@ own loop, the oracle.
 import asyncio
 import contextlib
 import gc
+import logging
 import socket
 import ssl
 import sys
@@ -1118,6 +1119,70 @@ def test_a_patched_timer_cancel_is_called_for_tls_timeouts(tls):
     cancelled = assert_same_everywhere(run_on_each(timeout_cancels, tls))
     handshake = "_check_handshake_timeout" if sys.version_info >= (3, 13) else "<lambda>"
     assert cancelled.count(handshake) >= 2  # the client's and the server's, at least
+
+
+def loop_methods_seen_by_tls(loop_class, tls, debug):
+    """A TLS echo exchange on a subclass of loop_class whose call_later and
+    call_soon record the TLS protocol's calls, and (debug) whose get_debug
+    says True without the loop being in debug mode: what they were called
+    with, and the handshake's debug messages."""
+    seen = []
+    tls_callbacks = {"_check_handshake_timeout", "_check_shutdown_timeout", "<lambda>",
+                     "close", "connection_lost"}
+
+    def name(callback):
+        return getattr(callback, "__name__", None)
+
+    class Recording(loop_class):
+        def call_later(self, delay, callback, *args, **kwargs):
+            if name(callback) in tls_callbacks:
+                seen.append(("call_later", name(callback)))
+            return super().call_later(delay, callback, *args, **kwargs)
+
+        def call_soon(self, callback, *args, **kwargs):
+            if name(callback) in tls_callbacks and "SSL" in type(
+                    getattr(callback, "__self__", None)).__name__ + name(callback):
+                seen.append(("call_soon", name(callback)))
+            return super().call_soon(callback, *args, **kwargs)
+
+    if debug:
+        Recording.get_debug = lambda self: True
+    messages = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            message = record.getMessage()
+            for step in ("starts SSL handshake", "SSL handshake took"):
+                if step in message:
+                    messages.append(step)
+
+    handler = Collect()
+    logging.getLogger("asyncio").addHandler(handler)
+    logging.getLogger("asyncio").setLevel(logging.DEBUG)
+    loop = Recording()
+    try:
+        async def exchange():
+            server, reader, writer = await tls_echo_connection(tls)
+            writer.write(b"ping")
+            assert await reader.readexactly(4) == b"ping"
+            await close_echo_connection(server, writer)
+        loop.run_until_complete(exchange())
+    finally:
+        loop.close()
+        logging.getLogger("asyncio").removeHandler(handler)
+        logging.getLogger("asyncio").setLevel(logging.NOTSET)
+    return sorted(seen), sorted(messages)
+
+
+@compiled_tls
+@pytest.mark.parametrize("debug", [False, True])
+def test_replaced_loop_methods_are_what_tls_calls(tls, debug):
+    """call_later, call_soon (and get_debug) replaced on a loop subclass: the
+    TLS protocol's timeouts, callbacks and debug logging go through them, as
+    on asyncio's loop."""
+    ours = loop_methods_seen_by_tls(aio.EventLoop, tls, debug)
+    assert ours == loop_methods_seen_by_tls(ORACLE, tls, debug)
+    assert ours[0] and bool(ours[1]) is debug, ours
 
 
 def _tls_protocols():

@@ -158,6 +158,17 @@ def call_later(self, delay, callback, *args, context=None):
     return _call_at(self, _monotonic() + delay, callback, args, context)
 
 
+cdef TypeCheck _call_later_loop_ok
+cdef tuple _CALL_LATER = (("call_later", (call_later,)),) + _NOTES_SHADOWING
+
+
+cdef object loop_call_later(object loop, object delay, object callback):
+    if (delay is None or not loop_keeps(&_call_later_loop_ok, loop, _CALL_LATER)
+            or not _plain_timer_loop(loop)):
+        return loop.call_later(delay, callback)
+    return _call_at(loop, _monotonic() + delay, callback, (), None)
+
+
 def timer_handle_cancelled(self, handle):
     """BaseEventLoop._timer_handle_cancelled (alike in every mirrored
     version), which TimerHandle.cancel() calls."""
