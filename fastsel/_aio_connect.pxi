@@ -30,8 +30,8 @@ import socket as _socket_module
 import ssl as _ssl_module
 from asyncio import selector_events
 
-cdef extern from "<errno.h>":
-    enum: EALREADY, EINPROGRESS, EWOULDBLOCK
+cdef extern from "<errno.h>":  # (EWOULDBLOCK: _aio_threadsafe.pxi)
+    enum: EALREADY, EINPROGRESS
 
 cdef bint _CONNECT_HAS_SHUTDOWN_TIMEOUT = has("create_connection_has_ssl_shutdown_timeout")
 cdef bint _CONNECT_HAS_ALL_ERRORS = has("create_connection_all_errors")
@@ -195,7 +195,10 @@ def sock_connect_cb(self, fut, sock, address):
     if fut.done():
         return
     try:
-        err = sock.getsockopt(_SOL_SOCKET, _SO_ERROR)
+        if type(sock) is _Socket and class_keeps(&_getsockopt_ok, _Socket, _GETSOCKOPT):
+            err = fastsel_socket_error(sock)
+        else:
+            err = sock.getsockopt(_SOL_SOCKET, _SO_ERROR)
         if err != 0:
             # Handled as the other errors below.
             raise OSError(err, f'Connect call failed {address}')
@@ -210,11 +213,20 @@ def sock_connect_cb(self, fut, sock, address):
         fut.set_result(None)
 
 
+cdef TypeCheck _getsockopt_ok
+cdef tuple _GETSOCKOPT = (("getsockopt", (_c_socket_module.socket.getsockopt,)),)
+cdef TypeCheck _remove_writer_loop_ok
+
+
 def sock_write_done(self, fd, fut, handle=None):
     """BaseSelectorEventLoop._sock_write_done (alike in every mirrored
     version): the connect future's done callback, removing the writer."""
     if handle is None or not _call_cancelled(handle):
-        self.remove_writer(fd)
+        if loop_keeps(&_remove_writer_loop_ok, self, _REMOVE_WRITER) and _plain_io_loop(self):
+            _ensure_fd_no_transport(self, fd)  # remove_writer's steps
+            _remove_io(self, fd, False)
+        else:
+            self.remove_writer(fd)
 
 
 cdef inline bint _plain_sock_connect_loop(object loop) except -1:

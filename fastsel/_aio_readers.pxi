@@ -275,6 +275,9 @@ def remove_writer(self, fd):
     return _remove_io(self, fd, False)
 
 
+cdef tuple _REMOVE_WRITER = (("remove_writer", (remove_writer,)),) + _NOTES_SHADOWING
+
+
 # What these rely on, with the versions they accept: the methods they call
 # on the loop, and what asyncio's Handle asks of it.
 cdef tuple _IO_HELPERS = (

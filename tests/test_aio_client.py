@@ -530,29 +530,43 @@ def test_sock_connect_as_asyncio():
     assert seen[0] == ("connected", True) and left == (0, [])
 
 
-def test_replaced_socket_connect_is_called_as_asyncio_calls_it():
-    """socket.socket.connect replaced: each connection calls it once, with
-    the address, on both loops (fastsel's otherwise connects with
-    connect_ex, which raises nothing for the wait)."""
+def test_replaced_socket_methods_are_called_as_asyncio_calls_them():
+    """socket.socket's connect and getsockopt, and the loop's remove_writer,
+    replaced: a connection calls each as on asyncio's loop (fastsel's
+    otherwise connects with connect_ex, which raises nothing for the wait,
+    and makes the other two calls' steps in C)."""
     from unittest import mock
 
     stdlib_connect = socket.socket.connect
+    stdlib_getsockopt = socket.socket.getsockopt
     calls = {}
     for name, factory in LOOPS.items():
         seen = []
 
         def connect(sock, address):
-            seen.append(address[0])
+            seen.append(("connect", address[0]))
             return stdlib_connect(sock, address)
 
-        with mock.patch.object(socket.socket, "connect", connect):
-            loop = factory()
+        def getsockopt(sock, *args):
+            seen.append(("getsockopt",) + args)
+            return stdlib_getsockopt(sock, *args)
+
+        loop = factory()
+        remove_writer = loop.remove_writer
+
+        def removing_writer(fd):
+            seen.append(("remove_writer",))
+            return remove_writer(fd)
+
+        with mock.patch.object(socket.socket, "connect", connect), \
+                mock.patch.object(socket.socket, "getsockopt", getsockopt), \
+                mock.patch.object(loop, "remove_writer", removing_writer):
             try:
                 loop.run_until_complete(exchange(loop, "127.0.0.1", socket.AF_INET))
             finally:
                 loop.close()
         calls[name] = seen
-    assert calls["asyncio"]
+    assert {call[0] for call in calls["asyncio"]} >= {"connect", "getsockopt", "remove_writer"}
     same_everywhere(calls)
 
 

@@ -240,6 +240,18 @@ fastsel_socket_address(PyObject *sock, int peer)
     return fastsel_ip_address(&addr, addrlen);
 }
 
+/* sock.getsockopt(SOL_SOCKET, SO_ERROR), with its OSError. */
+static PyObject *
+fastsel_socket_error(PyObject *sock)
+{
+    int error = 0;
+    socklen_t size = sizeof(error);
+    if (getsockopt(((fastsel_socket *)sock)->fd, SOL_SOCKET, SO_ERROR,
+                   &error, &size) < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    return PyLong_FromLong(error);
+}
+
 /* sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1), with its OSError. */
 static int
 fastsel_socket_set_nodelay(PyObject *sock)

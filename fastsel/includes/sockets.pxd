@@ -29,3 +29,5 @@ cdef extern from "includes/sockets.h":
     object fastsel_socket_address(object sock, bint peer)
     # sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1).
     int fastsel_socket_set_nodelay(object sock) except -1
+    # sock.getsockopt(SOL_SOCKET, SO_ERROR).
+    object fastsel_socket_error(object sock)
