@@ -48,6 +48,9 @@ cdef tuple _MAKE_TRANSPORT_HELPERS = (
 ) + _NOTES_SHADOWING
 
 
+# (3.11+, where fastsel._tls uses _make_ssl_transport.)
+_SSL_SHUTDOWN_TIMEOUT = getattr(constants, "SSL_SHUTDOWN_TIMEOUT", None)
+
 # fastsel._sslproto_c.protocol_class, which gives the SSLProtocol class to
 # make (set by fastsel._tls: _sslproto_c itself imports this module).
 cdef object _tls_protocol_class = None
@@ -93,7 +96,7 @@ if _TRANSPORT_HAS_CONTEXT:
             self, rawsock, protocol, sslcontext, waiter=None, *,
             server_side=False, server_hostname=None, extra=None, server=None,
             ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
-            ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT, context=None):
+            ssl_shutdown_timeout=_SSL_SHUTDOWN_TIMEOUT, context=None):
         """BaseSelectorEventLoop._make_ssl_transport, with fastsel's
         SSLProtocol and SocketTransport."""
         return _make_ssl_transport_steps(
@@ -105,7 +108,7 @@ else:
             self, rawsock, protocol, sslcontext, waiter=None, *,
             server_side=False, server_hostname=None, extra=None, server=None,
             ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
-            ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT):
+            ssl_shutdown_timeout=_SSL_SHUTDOWN_TIMEOUT):
         """BaseSelectorEventLoop._make_ssl_transport, with fastsel's
         SSLProtocol and SocketTransport."""
         return _make_ssl_transport_steps(
