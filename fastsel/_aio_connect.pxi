@@ -223,8 +223,7 @@ def sock_write_done(self, fd, fut, handle=None):
     version): the connect future's done callback, removing the writer."""
     if handle is None or not _call_cancelled(handle):
         if loop_keeps(&_remove_writer_loop_ok, self, _REMOVE_WRITER) and _plain_io_loop(self):
-            _ensure_fd_no_transport(self, fd)  # remove_writer's steps
-            _remove_io(self, fd, False)
+            _remove_public(self, fd, False)
         else:
             self.remove_writer(fd)
 

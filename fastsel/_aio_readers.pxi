@@ -250,12 +250,18 @@ def add_reader(self, fd, callback, *args):
     _add_io(self, fd, callback, args, None, True)
 
 
+cdef object _remove_public(object loop, object fd, bint read):
+    """remove_reader (read) or remove_writer on a loop that passed
+    _plain_io_loop: not for an fd a transport uses."""
+    _ensure_fd_no_transport(loop, fd)
+    return _remove_io(loop, fd, read)
+
+
 def remove_reader(self, fd):
     """BaseSelectorEventLoop.remove_reader: whether fd had a reader."""
     if not _plain_io_loop(self):
         return _asyncio_public_remove_reader(self, fd)
-    _ensure_fd_no_transport(self, fd)
-    return _remove_io(self, fd, True)
+    return _remove_public(self, fd, True)
 
 
 def add_writer(self, fd, callback, *args):
@@ -271,8 +277,7 @@ def remove_writer(self, fd):
     """BaseSelectorEventLoop.remove_writer: whether fd had a writer."""
     if not _plain_io_loop(self):
         return _asyncio_public_remove_writer(self, fd)
-    _ensure_fd_no_transport(self, fd)
-    return _remove_io(self, fd, False)
+    return _remove_public(self, fd, False)
 
 
 cdef tuple _REMOVE_WRITER = (("remove_writer", (remove_writer,)),) + _NOTES_SHADOWING

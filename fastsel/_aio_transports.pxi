@@ -4,11 +4,22 @@
 # uses it where the compiled TLS protocol exists).
 
 from asyncio import constants
-from fastsel._transport_c import SocketTransport as _SocketTransportClass
+from ._transport_c import SocketTransport as _SocketTransportClass
 
 cdef bint _CHECKS_FD_HAS_NO_TRANSPORT = has("checks_fd_has_no_transport")
 cdef bint _TRANSPORT_HAS_CONTEXT = has("transport_has_context")
 cdef TypeCheck _make_transport_loop_type_ok
+
+
+cdef int _check_fd_has_no_transport(object loop, object sock) except -1:
+    """loop._ensure_fd_no_transport(sock), in the versions whose transport
+    makers call it."""
+    if _CHECKS_FD_HAS_NO_TRANSPORT:
+        if loop_keeps(&_make_transport_loop_type_ok, loop, _MAKE_TRANSPORT_HELPERS):
+            _ensure_fd_no_transport(loop, sock)
+        else:
+            loop._ensure_fd_no_transport(sock)
+    return 0
 
 
 cdef object _make_socket_transport(object loop, object sock, object protocol,
@@ -16,11 +27,7 @@ cdef object _make_socket_transport(object loop, object sock, object protocol,
                                    object context):
     """The fd checked as the running version checks it, then the transport,
     writing through the loop's WriteCoalescer."""
-    if _CHECKS_FD_HAS_NO_TRANSPORT:
-        if loop_keeps(&_make_transport_loop_type_ok, loop, _MAKE_TRANSPORT_HELPERS):
-            _ensure_fd_no_transport(loop, sock)
-        else:
-            loop._ensure_fd_no_transport(sock)
+    _check_fd_has_no_transport(loop, sock)
     return new_socket_transport(
         loop, sock, protocol, waiter, extra, server, context,
         _lget(loop, _loop_slotted(loop), LOOP_WRITE_COALESCER))
@@ -69,11 +76,7 @@ cdef object _make_ssl_transport_steps(
     """The running version's _make_ssl_transport: the fd checked, the TLS
     protocol made, then a socket transport for it (with no waiter) made
     from the loop's _socket_transport_class."""
-    if _CHECKS_FD_HAS_NO_TRANSPORT:
-        if loop_keeps(&_make_transport_loop_type_ok, loop, _MAKE_TRANSPORT_HELPERS):
-            _ensure_fd_no_transport(loop, rawsock)
-        else:
-            loop._ensure_fd_no_transport(rawsock)
+    _check_fd_has_no_transport(loop, rawsock)
     ssl_protocol = _tls_protocol_class()(
         loop, protocol, sslcontext, waiter, server_side, server_hostname,
         ssl_handshake_timeout=ssl_handshake_timeout,

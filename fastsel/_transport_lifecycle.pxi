@@ -99,27 +99,18 @@ cdef bint _reads_socket_fields(object sock) except -1:
     return True
 
 
-cdef object _C_SOCKET_FILENO = _socket.socket.fileno
-cdef object _C_SOCKET_GETSOCKNAME = _socket.socket.getsockname
-cdef object _C_SOCKET_GETPEERNAME = _socket.socket.getpeername
-cdef object _C_SOCKET_SETSOCKOPT = _socket.socket.setsockopt
 cdef TypeCheck _socket_queries_ok
+cdef tuple _SOCKET_QUERIES = tuple(
+    (name, (getattr(_socket.socket, name),))
+    for name in ("fileno", "getsockname", "getpeername", "setsockopt"))
 
 
 cdef bint _queries_in_c(object sock) except -1:
     """sock is a socket.socket as _reads_socket_fields wants it, whose
     fileno, getsockname, getpeername and setsockopt are _socket.socket's:
     a transport's construction makes their system calls itself."""
-    if not _reads_socket_fields(sock):
-        return False
-    if not type_check_remembers(&_socket_queries_ok, _Socket):
-        if (_Socket.fileno is not _C_SOCKET_FILENO
-                or _Socket.getsockname is not _C_SOCKET_GETSOCKNAME
-                or _Socket.getpeername is not _C_SOCKET_GETPEERNAME
-                or _Socket.setsockopt is not _C_SOCKET_SETSOCKOPT):
-            return False
-        type_check_remember(&_socket_queries_ok, _Socket)
-    return True
+    return (_reads_socket_fields(sock)
+            and class_keeps(&_socket_queries_ok, _Socket, _SOCKET_QUERIES))
 
 
 cdef object _address_or_none(object sock, bint in_c, bint peer):
