@@ -33,6 +33,7 @@ import selectors
 from asyncio import base_events, events, format_helpers, futures
 from contextvars import Context
 
+from cpython.exc cimport PyErr_CheckSignals
 from cpython.long cimport PyLong_CheckExact
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
 from cpython.object cimport PyObject, Py_TYPE, PyTypeObject
@@ -400,17 +401,75 @@ cdef int _ready_due_timers(object loop, bint slotted, object ready,
     return 0
 
 
-def run_once(self):
-    """BaseEventLoop._run_once: one iteration of the loop.
+cdef TypeCheck _run_once_kept_ok
 
-    Drops cancelled timers, waits for I/O (not at all when callbacks are
-    ready), queues the callbacks of ready fds and due timers, then runs the
-    callbacks that were ready when the iteration started, holding back
-    their writes to socket transports to send them together."""
+
+cdef inline bint _run_once_kept(object loop) except -1:
+    """loop._run_once() is run_once below."""
+    return loop_keeps(&_run_once_kept_ok, loop, _RUN_ONCE)
+
+
+# run_forever's states, in the loop's _run_forever_state slot: whether
+# run_once was called by the run_forever below, and is running iterations.
+cdef object _NOT_DRIVEN = 0
+cdef object _DRIVEN = 1
+cdef object _ITERATING = 2
+# The iterations one run_once call runs for run_forever at most. Between two
+# calls asyncio's run_forever runs Python code, where the interpreter hands
+# the GIL to a thread that waits for it and runs pending calls: at most this
+# many iterations go by without that (signal handlers run after each).
+cdef int _ITERATIONS_PER_CALL = 16
+
+
+def run_forever(self, asyncio_run_forever):
+    """asyncio_run_forever(), the loop's inherited run_forever, whose loop
+    calls self._run_once(): called so, run_once runs up to
+    _ITERATIONS_PER_CALL iterations while the loop is not stopping, where
+    asyncio's loop would call it for each."""
+    cdef bint slotted = _loop_slotted(self)
+    previous = _lget(self, slotted, LOOP_RUN_FOREVER_STATE)
+    if _run_once_kept(self):
+        _lset(self, slotted, LOOP_RUN_FOREVER_STATE, _DRIVEN)
+    try:
+        return asyncio_run_forever()
+    finally:
+        _lset(self, _loop_slotted(self), LOOP_RUN_FOREVER_STATE, previous)
+
+
+def run_once(self):
+    """BaseEventLoop._run_once: one iteration of the loop (called by
+    run_forever above: up to _ITERATIONS_PER_CALL of them while the loop is
+    not stopping, checking for signals between two)."""
+    cdef int count
+    cdef bint slotted = _loop_slotted(self)
+    if _lget(self, slotted, LOOP_RUN_FOREVER_STATE) is not _DRIVEN:
+        _iterate(self, slotted)
+        return
+    _lset(self, slotted, LOOP_RUN_FOREVER_STATE, _ITERATING)
+    try:
+        for count in range(_ITERATIONS_PER_CALL):
+            if count:
+                PyErr_CheckSignals()
+            _iterate(self, slotted)
+            if _ltrue(self, slotted, LOOP_STOPPING) or not _run_once_kept(self):
+                break
+            slotted = _loop_slotted(self)
+    finally:
+        _lset(self, slotted, LOOP_RUN_FOREVER_STATE, _DRIVEN)
+
+
+cdef tuple _RUN_ONCE = (("_run_once", (run_once,)),) + _NOTES_SHADOWING
+
+
+cdef int _iterate(object self, bint slotted) except -1:
+    """One iteration: drops cancelled timers, waits for I/O (not at all
+    when callbacks are ready), queues the callbacks of ready fds and due
+    timers, then runs the callbacks that were ready when the iteration
+    started, holding back their writes to socket transports to send them
+    together."""
     cdef Py_ssize_t i, ntodo
     cdef int kind
     cdef WriteCoalescer writes
-    cdef bint slotted = _loop_slotted(self)
     ready = _lget(self, slotted, LOOP_READY)  # never replaced
     # Before either iteration computes its timeout (see _aio_threadsafe.pxi).
     _clear_wakeup_if_idle(self, slotted, ready)
@@ -419,7 +478,8 @@ def run_once(self):
     if (not SUPPORTED or _ltrue(self, slotted, LOOP_DEBUG) or not _plain_loop(self)
             or not _plain_selector(selector)
             or not isinstance(coalescer, WriteCoalescer)):
-        return _asyncio_run_once(self)
+        _asyncio_run_once(self)
+        return 0
 
     _drop_cancelled_timers(self, slotted, _lget(self, slotted, LOOP_SCHEDULED))
     # Read after the housekeeping, which may have replaced the heap; nothing
@@ -461,7 +521,7 @@ def run_once(self):
                 handle._run()
     finally:
         writes.flush()
-    handle = None
+    return 0
 
 
 # ------------------------------------------------------------- call_soon

@@ -81,7 +81,14 @@ if _compiled is not None and _compiled.SUPPORTED:
             self._wakeup_pending = False
             # The writes its callbacks make, sent together (see _run_once).
             self._write_coalescer = WriteCoalescer()
+            # Whether run_forever below is running _run_once's iterations.
+            self._run_forever_state = 0
             super().__init__(selector)
+
+        def run_forever(self):
+            # asyncio's (or a base class's), its loop's iterations run by
+            # _run_once in turns of several (see fastsel/_aio_c.pyx).
+            return _compiled.run_forever(self, super().run_forever)
 
         _run_once = _compiled.run_once
         _process_events = _compiled.process_events

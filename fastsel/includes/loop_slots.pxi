@@ -21,12 +21,12 @@ cdef enum:
     LOOP_READY, LOOP_SCHEDULED, LOOP_SELECTOR, LOOP_DEBUG, LOOP_STOPPING
     LOOP_CLOSED, LOOP_CLOCK_RESOLUTION, LOOP_TIMER_CANCELLED_COUNT
     LOOP_WAKEUP_PENDING, LOOP_WRITE_COALESCER, LOOP_TASK_FACTORY, LOOP_CSOCK
-    LOOP_TRANSPORTS, LOOP_SLOT_COUNT
+    LOOP_TRANSPORTS, LOOP_RUN_FOREVER_STATE, LOOP_SLOT_COUNT
 
 LOOP_SLOT_NAMES = ("_ready", "_scheduled", "_selector", "_debug", "_stopping",
                    "_closed", "_clock_resolution", "_timer_cancelled_count",
                    "_wakeup_pending", "_write_coalescer", "_task_factory",
-                   "_csock", "_transports")
+                   "_csock", "_transports", "_run_forever_state")
 
 # The class whose slots these are (None: attribute access throughout), the
 # descriptors it has under the names, and their offsets.
@@ -89,6 +89,11 @@ cdef inline bint _loop_slotted(object loop) except -1:
     return False
 
 
+cdef object _lget_by_name(object loop, int which):
+    # Out of line, so that the C compiler inlines the offset reads.
+    return getattr(loop, <str>LOOP_SLOT_NAMES[which])
+
+
 cdef inline object _lget(object loop, bint slotted, int which):
     """loop.<name of slot `which`>."""
     cdef PyObject *value
@@ -96,7 +101,7 @@ cdef inline object _lget(object loop, bint slotted, int which):
         value = fastsel_slot_get(loop, _loop_slot[which])
         if value is not NULL:
             return <object>value
-    return getattr(loop, <str>LOOP_SLOT_NAMES[which])
+    return _lget_by_name(loop, which)
 
 
 cdef inline object _lget_or_none(object loop, bint slotted, int which):
@@ -117,6 +122,10 @@ cdef inline bint _ltrue(object loop, bint slotted, int which) except -1:
             return True
         if value == _PY_FALSE:
             return False
+    return _ltrue_by_name(loop, slotted, which)
+
+
+cdef bint _ltrue_by_name(object loop, bint slotted, int which) except -1:
     return bool(_lget(loop, slotted, which))
 
 
