@@ -143,11 +143,17 @@ cdef bint _handle_class_checks(object cls) except -1:
     return cls.__init__ is _asyncio_handle_init and _slots_intact(cls, 0, HANDLE_SLOTS)
 
 
-cdef int _handle_kind(object cls) except -1:
+cdef inline int _handle_kind(object cls) except -1:
     """Which of asyncio's handle classes cls is, when it has asyncio's _run
     (and, but for TimerHandle, asyncio's __init__), object's attribute access
     and the slots of import time; OTHER_HANDLE otherwise. Remembered per
     class until it or a base class changes."""
+    if cls is _Handle and type_check_remembers(&_handle_type_ok, cls):
+        return PLAIN_HANDLE
+    return _handle_kind_checked(cls)
+
+
+cdef int _handle_kind_checked(object cls) except -1:
     cdef TypeCheck *check
     cdef int kind
     if cls is _Handle:
