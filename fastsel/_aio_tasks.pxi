@@ -24,12 +24,13 @@ cdef object _asyncio_create_task = base_events.BaseEventLoop.create_task
 cdef object _Task = _tasks.Task
 cdef object _asyncio_set_task_name = getattr(_tasks, "_set_task_name", None)
 cdef TypeCheck _task_loop_type_ok
+cdef ModuleEntry _tasks_task_seen
 
 
 cdef bint _plain_task_loop(object loop) except -1:
     """create_task may take asyncio's steps itself: not in debug mode, on
     asyncio's Task, with asyncio's helpers on the loop."""
-    return (SUPPORTED and _tasks.Task is _Task
+    return (SUPPORTED and module_attr(_tasks, "Task", &_tasks_task_seen) is _Task
             and loop_keeps(&_task_loop_type_ok, loop, _TASK_HELPERS)
             and not _ltrue(loop, _loop_slotted(loop), LOOP_DEBUG))
 

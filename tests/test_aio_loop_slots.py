@@ -20,7 +20,7 @@ from fastsel import aio
 
 LOOPS = {"asyncio": asyncio.SelectorEventLoop, "fastsel.aio": aio.EventLoop}
 # fastsel's own loop state, which asyncio's loop has not.
-OWN_STATE = ("_wakeup_pending", "_write_coalescer")
+OWN_STATE = ("_wakeup_pending", "_write_coalescer", "_run_forever_state")
 SLOT_NAMES = getattr(aio.EventLoop, "__slots__", ())
 STATE = ("_ready", "_scheduled", "_selector", "_debug", "_stopping", "_closed",
          "_clock_resolution", "_timer_cancelled_count", "_task_factory",
