@@ -409,9 +409,9 @@ cdef inline bint _run_once_kept(object loop) except -1:
     return loop_keeps(&_run_once_kept_ok, loop, _RUN_ONCE)
 
 
-# run_forever's states, in the loop's _run_forever_state slot: whether
-# run_once was called by the run_forever below, and is running iterations.
-cdef object _NOT_DRIVEN = 0
+# run_forever's states, in the loop's _run_forever_state slot (0 while no
+# run_forever below runs): whether run_once was called by that run_forever,
+# and is running iterations.
 cdef object _DRIVEN = 1
 cdef object _ITERATING = 2
 # The iterations one run_once call runs for run_forever at most. Between two
