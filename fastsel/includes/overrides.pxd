@@ -6,7 +6,7 @@
 # `methods` is a tuple of (name, allowed objects) pairs: asyncio's own method
 # and, where there is one, the compiled version of it.
 
-from .typecheck cimport TypeCheck, type_check_remember, type_check_remembers
+from .typecheck cimport TypeCheck, class_keeps
 
 cdef extern from "Python.h":
     ctypedef struct _DictOffset "PyTypeObject":
@@ -20,20 +20,6 @@ cdef extern from "Python.h":
 cdef extern from "includes/dict_version.h":
     ctypedef unsigned long long fastsel_dict_version
     fastsel_dict_version fastsel_dict_version_of(object d)
-
-
-cdef inline bint class_keeps(TypeCheck *check, object cls,
-                             tuple methods) except -1:
-    """cls has, under each name, one of the allowed objects. Remembered in
-    check until cls (or a base) changes."""
-    if type_check_remembers(check, cls):
-        return True
-    for pair in methods:
-        name, allowed = <tuple>pair
-        if getattr(cls, name, None) not in allowed:
-            return False
-    type_check_remember(check, cls)
-    return True
 
 
 cdef inline bint _dict_lacks(object instance_dict, tuple methods) except -1:
