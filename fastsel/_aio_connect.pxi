@@ -96,7 +96,12 @@ cdef object _numeric_address(object host, object port, int family):
     return (family, (host, port))
 
 
-cdef bint _is_address(object af, object host) except -1:
+cdef bint _is_address(int af, str host) except -1:
+    """socket.inet_pton(af, host) succeeds: the C call made here for the
+    usual host (ASCII, no NUL), the method called otherwise."""
+    cdef int known = fastsel_is_address(af, host)
+    if known >= 0:
+        return known
     try:
         _inet_pton(af, host)
     except OSError:

@@ -607,3 +607,53 @@ def test_compiled_path_is_used():
             (name, counts)
         # create_server resolves its host; the client's connection does not.
         assert resolved == (1 if name == "fastsel" else 3), (name, resolved)
+
+
+@pytest.mark.parametrize("host", [
+    "127.0.0.1", "::ffff:127.0.0.1", "127.1", "999.0.0.1", "127.0.0.1\x00",
+    "\uff11\uff12\uff17.0.0.1", "127.0.0.1 ", "",
+])
+def test_numeric_host_test_as_asyncio(host):
+    """Which hosts are taken as numeric (and need no getaddrinfo), and what
+    the others come to, as on asyncio's loop. The compiled loop stands in
+    for socket.inet_pton for ASCII text without NUL, and keeps numeric
+    hosts off asyncio's Python path."""
+    watched = {base_events.BaseEventLoop.getaddrinfo.__code__: "resolved",
+               base_events.BaseEventLoop.create_connection.__code__: "asyncio's path"}
+
+    async def scenario(loop):
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        frames = {name: [] for name in watched.values()}
+
+        def profile(frame, event, arg):
+            # A coroutine's frame sees a "call" each time it resumes.
+            if event == "call" and frame.f_code in watched:
+                seen = frames[watched[frame.f_code]]
+                if not any(f is frame for f in seen):
+                    seen.append(frame)
+
+        sys.setprofile(profile)
+        try:
+            transport, _ = await loop.create_connection(asyncio.Protocol, host, port)
+        except Exception as exc:
+            outcome = describe(exc)
+        else:
+            outcome = "connected"
+            transport.close()
+        finally:
+            sys.setprofile(None)
+        await settle(loop)
+        server.close()
+        await server.wait_closed()
+        calls = {name: len(seen) for name, seen in frames.items()}
+        return calls.pop("asyncio's path"), (outcome, calls, fd_transports(loop))
+
+    results = run_on_each(scenario)
+    outcome, calls, left = same_everywhere({name: r[1] for name, r in results.items()})
+    numeric = host in ("127.0.0.1", "::ffff:127.0.0.1")
+    if numeric:
+        assert calls["resolved"] == 0
+    assert left == (0, [])
+    if COMPILED and numeric:
+        assert results["fastsel"][0] == 0

@@ -319,4 +319,26 @@ fastsel_socket_accept(PyObject *sock, int nonblocking)
 #endif
 }
 
+
+/* Whether socket.inet_pton(family, text) would succeed (asyncio's test of a
+   numeric host), for text an ASCII str without NUL, which that call passes
+   to the C function unchanged: 1 or 0. -1 for any other str, whose call the
+   caller makes, with the exceptions it raises. */
+static int
+fastsel_is_address(int family, PyObject *text)
+{
+    unsigned char packed[sizeof(struct in6_addr)];
+    const char *chars;
+#if PY_VERSION_HEX < 0x030C0000
+    if (!PyUnicode_IS_READY(text))
+        return -1;
+#endif
+    if (!PyUnicode_IS_ASCII(text))
+        return -1;
+    chars = (const char *)PyUnicode_DATA(text);
+    if ((Py_ssize_t)strlen(chars) != PyUnicode_GET_LENGTH(text))
+        return -1;
+    return inet_pton(family, chars, packed) == 1;
+}
+
 #endif

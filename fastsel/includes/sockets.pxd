@@ -31,3 +31,6 @@ cdef extern from "includes/sockets.h":
     int fastsel_socket_set_nodelay(object sock) except -1
     # sock.getsockopt(SOL_SOCKET, SO_ERROR).
     object fastsel_socket_error(object sock)
+    # Whether socket.inet_pton(family, text) succeeds, for an ASCII str
+    # without NUL; -1 for any other str (then make the call).
+    int fastsel_is_address(int family, str text)
