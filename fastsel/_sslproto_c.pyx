@@ -57,10 +57,12 @@ from cpython.bytearray cimport (
     PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_GET_SIZE)
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_DECREF
 
 from ._asyncio_versions import has
 from ._aio_c cimport cancel_timer, loop_call_later, loop_call_soon, loop_debug
 from ._transport_c cimport set_buffered_hooks
+from .includes.handled cimport fastsel_call_catching, fastsel_run_handling
 from .includes.module_attrs cimport ModuleEntry, module_attr
 from .includes.overrides cimport class_keeps, instance_keeps_since
 from .includes.typecheck cimport TypeCheck
@@ -257,20 +259,8 @@ cdef inline bint _nothing_to_read(object sslobj, object incoming) except -1:
             and not _ssl_pending(sslobj))
 
 
-cdef inline object _read_chunk(object sslobj, object max_size, object buffer):
-    """sslobj.read(max_size), the plaintext landing in `buffer` (a bytearray
-    of at least max_size bytes, or None: a plain read) and copied out into
-    bytes of what was read."""
-    if buffer is None:
-        return sslobj.read(max_size)
-    cdef Py_ssize_t count = _SSL_READ(sslobj, max_size, buffer)
-    if count == 0:
-        return b''
-    return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buffer), count)
-
-
 cdef inline object _read_buffer(RecordState self, object sslobj, object max_size):
-    """The bytearray _read_chunk may read into: the protocol's receive
+    """The bytearray _read_copied may read into: the protocol's receive
     buffer, free once buffer_updated has fed its bytes to the incoming BIO,
     when sslobj is the _ssl object and the buffer holds max_size bytes;
     None otherwise."""
@@ -294,10 +284,19 @@ cdef int _read_copied(RecordState self) except -1:
     chunk = b'1'
     first = None
     joined = None
-    cdef Py_ssize_t chunks = 0
+    cdef Py_ssize_t chunks = 0, count
     try:
         while True:
-            chunk = _read_chunk(sslobj, max_size, buffer)
+            # sslobj.read(max_size), into `buffer` (a bytearray of at least
+            # max_size bytes) and copied out where there is one. Made here,
+            # not in a helper: its SSLWantReadError, caught below, then
+            # gets no traceback entry, which compiled code makes at a cost.
+            if buffer is None:
+                chunk = sslobj.read(max_size)
+            else:
+                count = _SSL_READ(sslobj, max_size, buffer)
+                chunk = (PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buffer), count)
+                         if count else b'')
             if not chunk:
                 break
             if chunks == 0:
@@ -438,6 +437,19 @@ cdef int _process_outgoing(RecordState self) except -1:
             self._transport.write(data)
     _control_app_writing(self)
     return 0
+
+
+cdef int _process_outgoing_of(object self) except -1:
+    return _process_outgoing(<RecordState>self)
+
+
+cdef int _process_outgoing_handling(RecordState self, PyObject *again) except -1:
+    """_process_outgoing as asyncio runs it in the except clause that caught
+    `again` (an SSLWantReadError or alike, a reference this takes over from
+    fastsel_call_catching): with `again` the exception being handled."""
+    exc = <object>again
+    Py_DECREF(exc)
+    return fastsel_run_handling(_process_outgoing_of, self, exc)
 
 
 cdef int _control_app_writing(RecordState self) except -1:

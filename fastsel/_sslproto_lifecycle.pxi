@@ -276,10 +276,11 @@ cdef int _start_handshake(RecordState self) except -1:
 
 cdef int _do_handshake(RecordState self) except -1:
     """SSLProtocol._do_handshake."""
+    cdef PyObject *again = NULL
     sslobj = _unwrapped(self, self._sslobj)
     try:
         if type(sslobj) is _SSLSocket:
-            _SSL_DO_HANDSHAKE(sslobj)
+            fastsel_call_catching(_SSL_DO_HANDSHAKE, sslobj, _AGAIN_ERRORS, &again)
         else:
             sslobj.do_handshake()
     except _AGAIN_ERRORS:
@@ -287,7 +288,10 @@ cdef int _do_handshake(RecordState self) except -1:
     except _SSLError as exc:
         _on_handshake_complete(self, exc)
     else:
-        _on_handshake_complete(self, None)
+        if again is NULL:
+            _on_handshake_complete(self, None)
+        else:
+            _process_outgoing_handling(self, again)
     return 0
 
 
@@ -365,11 +369,12 @@ cdef int _do_flush(RecordState self) except -1:
 
 cdef int _do_shutdown(RecordState self) except -1:
     """SSLProtocol._do_shutdown."""
+    cdef PyObject *again = NULL
     try:
         if not self._eof_received:
             sslobj = _unwrapped(self, self._sslobj)
             if type(sslobj) is _SSLSocket:
-                _SSL_SHUTDOWN(sslobj)
+                fastsel_call_catching(_SSL_SHUTDOWN, sslobj, _AGAIN_ERRORS, &again)
             else:
                 sslobj.unwrap()
     except _AGAIN_ERRORS:
@@ -377,6 +382,9 @@ cdef int _do_shutdown(RecordState self) except -1:
     except _SSLError as exc:
         _on_shutdown_complete(self, exc)
     else:
+        if again is not NULL:
+            _process_outgoing_handling(self, again)
+            return 0
         _process_outgoing(self)
         _call_eof_received(self)
         _on_shutdown_complete(self, None)

@@ -1228,6 +1228,52 @@ def test_shutdown_completes_as_asyncios(armed, failed):
 
 
 @compiled_tls
+@pytest.mark.parametrize("write_raises", [False, True])
+def test_handshake_writes_in_the_want_read_handler_as_asyncios(write_raises):
+    """The handshake's first step raises SSLWantReadError, and its
+    ClientHello goes out from the except clause that caught it: the write
+    sees that exception as the one being handled, what it raises has it as
+    __context__, and nothing is left handled after, as with asyncio's
+    class (the compiled one catches it without a traceback entry)."""
+    def steps(cls):
+        loop = aio.EventLoop()
+        seen = []
+
+        class Transport:
+            def write(self, data):
+                seen.append((sys.exc_info()[0], len(data) > 0))
+                if write_raises:
+                    raise RuntimeError("write failed")
+
+            def get_extra_info(self, name, default=None):
+                return default
+
+            def is_closing(self):
+                return False
+
+        try:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            proto = cls(loop, asyncio.Protocol(), context, None, server_side=False)
+            try:
+                proto.connection_made(Transport())
+            except RuntimeError as exc:
+                raised = (str(exc), type(exc.__context__))
+            else:
+                raised = None
+            return seen, raised, sys.exc_info()[0]
+        finally:
+            loop.close()
+
+    ours, asyncios = (steps(cls) for cls in _tls_protocols())
+    assert ours == asyncios
+    assert ours[0] == [(ssl.SSLWantReadError, True)]
+    assert ours[1] == (("write failed", ssl.SSLWantReadError) if write_raises else None)
+    assert ours[2] is None
+
+
+@compiled_tls
 @pytest.mark.parametrize("closed", [False, True])
 def test_unclosed_tls_transport_warns_as_asyncios(closed):
     def warnings_of(cls):
