@@ -31,7 +31,7 @@ import heapq
 import math
 import selectors
 from asyncio import base_events, events, format_helpers, futures
-from contextvars import Context
+import contextvars
 
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.long cimport PyLong_CheckExact
@@ -312,12 +312,15 @@ cdef inline bint _plain_handle_class(object cls) except -1:
     return kind == PLAIN_HANDLE or kind == PLAIN_TIMER
 
 
+cdef object _Context = contextvars.Context
+
+
 cdef int _call_in_context(object context, object callback,
                           object args) except -1:
     """context.run(callback, *args), without the method call and the
     argument tuple it would build when context and args are the usual
     Context and tuple."""
-    if type(context) is not Context or type(args) is not tuple:
+    if type(context) is not _Context or type(args) is not tuple:
         context.run(callback, *args)
         return 0
     PyContext_Enter(context)
