@@ -150,6 +150,8 @@ cdef inline int _handle_kind(object cls) except -1:
     class until it or a base class changes."""
     if cls is _Handle and type_check_remembers(&_handle_type_ok, cls):
         return PLAIN_HANDLE
+    if cls is _TimerHandle and type_check_remembers(&_timer_handle_type_ok, cls):
+        return PLAIN_TIMER
     return _handle_kind_checked(cls)
 
 
