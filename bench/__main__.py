@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import churn, machine, micro, report, runner, servers, threads, tls, wrk
+from . import churn, machine, micro, report, runner, servers, threads, tls, wrk, wrk_servers
 from .runner import progress
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -48,6 +48,13 @@ def parse(argv):
     parser.add_argument("--out", default=DEFAULT_OUT, help="results folder (default bench/results)")
     parser.add_argument("--wrk", action="store_true",
                         help="also run the end-to-end servers, each alone under wrk")
+    parser.add_argument("--servers", nargs="+", metavar="SERVER",
+                        choices=[*wrk_servers.SERVERS, wrk_servers.SELECTORS],
+                        help="end to end: only these servers (default: all; %(choices)s)")
+    parser.add_argument("--loops", nargs="+", metavar="LOOP",
+                        choices=list(dict.fromkeys([*wrk_servers.LOOPS, *tls.LOOP_NAMES])),
+                        help="end to end and tls: only these loops besides asyncio's, which "
+                             "every ratio needs (default: all; %(choices)s)")
     return parser.parse_args(argv)
 
 
@@ -85,11 +92,12 @@ def main(argv=None):
                                          settings["thread_round_trips"])
     if args.only == "wrk" or (args.wrk and args.only is None):
         results["wrk"], skipped, results["meta"]["wrk_placement"] = wrk.run(
-            settings["wrk_rounds"], settings["wrk_seconds"], **connections)
+            settings["wrk_rounds"], settings["wrk_seconds"], servers=args.servers,
+            loops=args.loops, **connections)
         results["skipped"] += skipped
     if args.only == "tls":
         results["tls"], skipped = tls.run(
-            settings["wrk_rounds"], settings["wrk_seconds"],
+            settings["wrk_rounds"], settings["wrk_seconds"], loops=args.loops,
             **(SMOKE_TLS if args.smoke else {}))
         results["skipped"] += skipped
     if args.only == "churn":

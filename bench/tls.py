@@ -58,6 +58,11 @@ SERVER_TARGET = ("asyncio", 0.55)
 CLIENT_TARGET = ("uvloop", 1.0)
 
 
+# The loops loop_factories() may give, by name.
+LOOP_NAMES = ("asyncio", "fastsel.aio", "uvloop", "fastsel.aio + aiofastnet",
+              "uvloop + aiofastnet")
+
+
 def loop_factories():
     """name -> zero-argument loop factory, for the loops installed here;
     and the names left out, with why."""
@@ -646,7 +651,7 @@ def section(results, directory):
 
 
 def run(rounds, wrk_seconds, connection_counts=(50, 500), trips=2000, connects=40,
-        warmup=WARMUP_SECONDS):
+        warmup=WARMUP_SECONDS, loops=None):
     """Both TLS cases; returns (results, skipped messages). The server's
     measured window is `wrk_seconds` long, after `warmup` seconds."""
     try:
@@ -654,6 +659,10 @@ def run(rounds, wrk_seconds, connection_counts=(50, 500), trips=2000, connects=4
     except ImportError:
         return [], ["tls: trustme is not installed (pip install '.[bench]')"]
     factories, skipped = loop_factories()
+    if loops is not None:
+        # asyncio's loop stays: every figure is a ratio to it.
+        factories = {name: factory for name, factory in factories.items()
+                     if name == "asyncio" or name in loops}
     results = []
     with tempfile.TemporaryDirectory() as directory:
         cert, key = make_certificate(directory)

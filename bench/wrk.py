@@ -214,13 +214,24 @@ def measure(server, variant, connection_counts, seconds, cores):
     return measured
 
 
-def run(rounds, seconds, connection_counts=(50, 500)):
-    """Every server and variant under wrk, rounds interleaved; returns
-    (results, skipped messages, placement note)."""
+def selected(runs, servers=None, loops=None):
+    """The runs of the named servers (all when None) on the named loops (all
+    when None); asyncio's loop, the reference every ratio needs, stays, and
+    the `selectors` server keeps its own variants."""
+    return [(server, variant) for server, variant in runs
+            if (servers is None or server in servers)
+            and (loops is None or variant == ASYNCIO or variant in loops
+                 or server == wrk_servers.SELECTORS)]
+
+
+def run(rounds, seconds, connection_counts=(50, 500), servers=None, loops=None):
+    """Every server and variant under wrk (or those `selected`), rounds
+    interleaved; returns (results, skipped messages, placement note)."""
     if shutil.which("wrk") is None:
         progress(INSTALL_WRK)
         return [], [INSTALL_WRK], None
     runs, skipped = matrix()
+    runs = selected(runs, servers, loops)
     server_cores, wrk_cores, note = placement()
     progress(f"end to end: {len(runs)} servers x {len(connection_counts)} connection counts, "
              f"{rounds} rounds of {seconds} s each; {note}")

@@ -106,6 +106,22 @@ def test_without_trustme_the_tls_part_says_so(monkeypatch):
     assert results == [] and "trustme is not installed" in skipped[0]
 
 
+@needs_trustme
+def test_loops_chosen_keep_asyncio_and_every_name_is_known(monkeypatch):
+    factories, _ = tls.loop_factories()
+    assert set(factories) <= set(tls.LOOP_NAMES)
+    given = {}
+    monkeypatch.setattr(tls, "loop_factories", lambda: (
+        {"asyncio": 1, "fastsel.aio": 2, "uvloop": 3}, []))
+    monkeypatch.setattr(tls, "run_client", lambda directory, cert, key, factories, *rest:
+                        given.setdefault("client", list(factories)) and [])
+    monkeypatch.setattr(tls, "run_server", lambda cert, key, factories, *rest:
+                        given.setdefault("server", list(factories)) and [])
+    monkeypatch.setattr(tls.shutil, "which", lambda name: "/usr/bin/wrk")
+    tls.run(rounds=1, wrk_seconds=1, loops=["uvloop"])
+    assert given == {"client": ["asyncio", "uvloop"], "server": ["asyncio", "uvloop"]}
+
+
 # ---------------------------------------------------------------- a real server child
 
 @pytest.fixture(scope="module")

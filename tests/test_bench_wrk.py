@@ -146,6 +146,41 @@ def test_run_interleaves_rounds_and_drops_a_server_that_fails(monkeypatch):
     assert note
 
 
+def test_a_selection_keeps_asyncio_and_the_selectors_variants():
+    runs = [("protocol", "asyncio"), ("protocol", "uvloop"), ("protocol", "rloop"),
+            ("streams", "asyncio"), ("streams", "uvloop"),
+            ("selectors", "stdlib select"), ("selectors", "fastsel dispatch")]
+    assert wrk.selected(runs) == runs
+    assert wrk.selected(runs, servers=["streams"]) == [("streams", "asyncio"),
+                                                       ("streams", "uvloop")]
+    assert wrk.selected(runs, loops=["rloop"]) == [
+        ("protocol", "asyncio"), ("protocol", "rloop"), ("streams", "asyncio"),
+        ("selectors", "stdlib select"), ("selectors", "fastsel dispatch")]
+
+
+def test_servers_and_loops_given_on_the_command_line_reach_the_runs(monkeypatch, tmp_path):
+    asked = {}
+
+    def fake_run(rounds, seconds, **kwargs):
+        asked["wrk"] = kwargs
+        return [], [], "not pinned"
+
+    def fake_tls_run(rounds, seconds, **kwargs):
+        asked["tls"] = kwargs
+        return [], []
+
+    monkeypatch.setattr(wrk, "run", fake_run)
+    monkeypatch.setattr(cli.tls, "run", fake_tls_run)
+    cli.main(["--smoke", "--only", "wrk", "--out", str(tmp_path),
+              "--servers", "protocol, 2 writes", "streams", "--loops", "fastsel.aio"])
+    assert asked["wrk"]["servers"] == ["protocol, 2 writes", "streams"]
+    assert asked["wrk"]["loops"] == ["fastsel.aio"]
+    cli.main(["--smoke", "--only", "tls", "--out", str(tmp_path), "--loops", "uvloop"])
+    assert asked["tls"]["loops"] == ["uvloop"]
+    with pytest.raises(SystemExit):
+        cli.parse(["--only", "wrk", "--servers", "no such server"])
+
+
 def test_without_wrk_the_report_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setattr(wrk.shutil, "which", lambda name: None)
     cli.main(["--smoke", "--only", "wrk", "--out", str(tmp_path)])
