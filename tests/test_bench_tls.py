@@ -111,12 +111,19 @@ def test_loops_chosen_keep_asyncio_and_every_name_is_known(monkeypatch):
     factories, _ = tls.loop_factories()
     assert set(factories) <= set(tls.LOOP_NAMES)
     given = {}
+
+    def run_client(directory, cert, key, factories, *rest):
+        given["client"] = list(factories)
+        return []
+
+    def run_server(cert, key, factories, *rest):
+        given["server"] = list(factories)
+        return []
+
     monkeypatch.setattr(tls, "loop_factories", lambda: (
         {"asyncio": 1, "fastsel.aio": 2, "uvloop": 3}, []))
-    monkeypatch.setattr(tls, "run_client", lambda directory, cert, key, factories, *rest:
-                        given.setdefault("client", list(factories)) and [])
-    monkeypatch.setattr(tls, "run_server", lambda cert, key, factories, *rest:
-                        given.setdefault("server", list(factories)) and [])
+    monkeypatch.setattr(tls, "run_client", run_client)
+    monkeypatch.setattr(tls, "run_server", run_server)
     monkeypatch.setattr(tls.shutil, "which", lambda name: "/usr/bin/wrk")
     tls.run(rounds=1, wrk_seconds=1, loops=["uvloop"])
     assert given == {"client": ["asyncio", "uvloop"], "server": ["asyncio", "uvloop"]}
