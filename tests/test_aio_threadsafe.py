@@ -244,7 +244,10 @@ def test_ctrl_c_interrupts_a_runner_waiting_on_a_thread():
     async def main():
         threading.Timer(0.05, signal.pthread_kill,
                         (threading.main_thread().ident, signal.SIGINT)).start()
-        await asyncio.to_thread(release.wait, JOIN_TIMEOUT)
+        try:
+            await asyncio.to_thread(release.wait, JOIN_TIMEOUT)
+        finally:
+            release.set()  # else closing the runner waits for the thread
 
     try:
         with pytest.raises(KeyboardInterrupt):
