@@ -17,7 +17,8 @@ from reliability_helpers import READ, WRITE, SocketPairs, open_fds, selector_cla
 HAVE_TOTAL_REFCOUNT = hasattr(sys, "gettotalrefcount")
 WARMUP, SMALL, LARGE = 200, 1_000, 4_000
 # A leak of a single object per iteration is 3,000 objects, 48 KB even for
-# the smallest (16 bytes); allocator and cache noise stays under 8 KB.
+# the smallest (16 bytes); the noise measured here (3.9 to 3.11) stayed
+# under 100 bytes.
 MEMORY_TOLERANCE = 16 * 1024
 REFCOUNT_TOLERANCE = 100
 
@@ -63,7 +64,7 @@ def _growth(body, iterations):
     return tracemalloc.get_traced_memory()[0] - memory, open_fds() - fds, refs
 
 
-def measure(body, warmup=WARMUP, small=SMALL, large=LARGE):
+def measure(body, warmup=WARMUP, small=SMALL, large=LARGE, memory_tolerance=MEMORY_TOLERANCE):
     """Growth of (memory, fds, refcount) at `small` and `large` iterations.
 
     A leak grows with every iteration, so it shows in every LARGE run; a
@@ -76,7 +77,7 @@ def measure(body, warmup=WARMUP, small=SMALL, large=LARGE):
         for _ in range(warmup):
             body()
         small_growth, large_growth = _growth(body, small), _growth(body, large)
-        if (large_growth[0] - small_growth[0] >= MEMORY_TOLERANCE
+        if (large_growth[0] - small_growth[0] >= memory_tolerance
                 or large_growth[2] - small_growth[2] >= REFCOUNT_TOLERANCE):
             again = _growth(body, large)
             large_growth = tuple(min(pair) for pair in zip(large_growth, again))
@@ -361,10 +362,10 @@ def growth(request, impl):
         pairs.close()
 
 
-def assert_no_fd_or_memory_growth(growth):
+def assert_no_fd_or_memory_growth(growth, memory_tolerance=MEMORY_TOLERANCE):
     (small_mem, small_fds, _), (large_mem, large_fds, _) = growth
     assert (small_fds, large_fds) == (0, 0)
-    assert large_mem - small_mem < MEMORY_TOLERANCE, (small_mem, large_mem)
+    assert large_mem - small_mem < memory_tolerance, (small_mem, large_mem)
 
 
 def assert_no_refcount_growth(growth):
@@ -389,8 +390,12 @@ def test_no_refcount_growth(growth):
 # ---------------------------------------------------------------- connections
 # A connection per iteration costs far more than the scenarios above, so
 # these run fewer: a leak of one object or reference per connection still
-# grows by 500 between the two runs.
+# grows by 500 between the two runs. On 3.9 and 3.10 the memory measured
+# moved by up to 12 KB between runs here (TLS; under 300 bytes from 3.11), so
+# the memory check catches what holds 100 bytes or more per connection; the
+# refcount check (debug interpreter) catches any reference.
 CONNECTION_COUNTS = dict(warmup=20, small=100, large=600)
+CONNECTION_MEMORY_TOLERANCE = 48 * 1024
 
 
 def aio_connections(loop_class, tls):
@@ -449,13 +454,13 @@ def connection_growth(request):
     loop_name, tls = request.param
     body, cleanup = aio_connections(getattr(aio, loop_name), tls)
     try:
-        yield measure(body, **CONNECTION_COUNTS)
+        yield measure(body, memory_tolerance=CONNECTION_MEMORY_TOLERANCE, **CONNECTION_COUNTS)
     finally:
         cleanup()
 
 
 def test_connections_leave_no_fd_or_memory_growth(connection_growth):
-    assert_no_fd_or_memory_growth(connection_growth)
+    assert_no_fd_or_memory_growth(connection_growth, CONNECTION_MEMORY_TOLERANCE)
 
 
 @needs_total_refcount
