@@ -104,12 +104,17 @@ async def exchange(loop, host, family):
     return events[1:], fd_transports(loop)
 
 
-async def settle(loop):
-    """Let the server's side see the client's sockets closed."""
+async def wait_until(condition):
+    """Let the loop run until condition() holds (one second at most)."""
     for _ in range(500):
-        if not any(not t.is_closing() for t in loop._transports.values()):
+        if condition():
             return
         await asyncio.sleep(0.002)
+
+
+async def settle(loop):
+    """Let the server's side see the client's sockets closed."""
+    await wait_until(lambda: all(t.is_closing() for t in loop._transports.values()))
 
 
 def fd_transports(loop):
@@ -417,10 +422,7 @@ def test_other_arguments_as_asyncio(kwargs):
             # has even accepted: its end must come and go before the server
             # closes, or it is left open (3.14's Server then fails when the
             # collector detaches it).
-            for _ in range(500):
-                if server_ends_lost:
-                    break
-                await asyncio.sleep(0.002)
+            await wait_until(lambda: server_ends_lost)
             await settle(loop)
         server.close()
         await server.wait_closed()
