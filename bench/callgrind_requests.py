@@ -14,6 +14,10 @@ from valgrind's callgrind.h), makes `--requests` requests, and asks it to
 switch collection off. The figure is the instructions collected divided
 by the requests made; what the server's loop does outside those requests
 (uvicorn's tick every 0.1 s, for one) is included while collection is on.
+Beside it, the share of those instructions that ran in the interpreter
+(libpython and asyncio's C accelerator `_asyncio`): the framework's own
+Python code, tasks and futures, which no loop makes cheaper; the rest is the
+loop's own code and libc.
 
 `--calls` runs the servers without valgrind and lists instead the Python
 functions the server runs per request (sys.setprofile's "call" events while
@@ -188,6 +192,55 @@ def short(filename):
     return os.path.basename(filename)
 
 
+# The shared objects of the interpreter: libpython (or the executable, where
+# it is linked in) and _asyncio, the C accelerator of asyncio's futures and
+# tasks. What runs in them for a request of the streams, aiohttp or uvicorn
+# server is mostly the framework's own Python code, the same on every loop.
+INTERPRETER = re.compile(r"(^|/)(libpython[^/]*|python[\d.]*|_asyncio\.[^/]*)$")
+
+
+def instructions_by_object(out_file):
+    """The instructions callgrind counted in each shared object (its `ob=`
+    entries), as {path: instructions}: each function's own cost, not what
+    it called."""
+    names = {}
+    counts = collections.Counter()
+    current = "?"
+    skip_next = False
+    with open(out_file) as f:
+        for line in f:
+            if skip_next:  # the inclusive cost of a call, counted in the callee
+                skip_next = False
+                continue
+            if line.startswith(("ob=", "cob=")):
+                match = re.match(r"c?ob=(?:\((\d+)\))?\s*(.*)", line.rstrip("\n"))
+                ident, name = match.groups()
+                if name:
+                    if ident:
+                        names[ident] = name
+                else:
+                    name = names.get(ident, "?")
+                if line.startswith("ob="):
+                    current = name
+            elif line.startswith("calls="):
+                skip_next = True
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                fields = line.split()
+                if len(fields) >= 2:
+                    counts[current] += int(fields[1])
+    return dict(counts)
+
+
+def interpreter_share(out_file):
+    """The fraction of the instructions that ran in the interpreter
+    (INTERPRETER), the rest being the loop's own modules, libc and the
+    like."""
+    by_object = instructions_by_object(out_file)
+    total = sum(by_object.values())
+    inside = sum(n for path, n in by_object.items() if INTERPRETER.search(path))
+    return inside / total if total else 0.0
+
+
 def collected(out_file):
     """The instructions callgrind collected (its summary line)."""
     with open(out_file) as f:
@@ -216,7 +269,7 @@ def measure(server, loop_name, args, directory, toggle):
         print(result.stdout)
         return None
     measured = args.requests // args.connections * args.connections
-    return collected(out_file) / measured
+    return collected(out_file) / measured, interpreter_share(out_file)
 
 
 def main(argv):
@@ -249,14 +302,13 @@ def main(argv):
     try:
         # --calls runs without valgrind, so needs neither its headers nor the toggle.
         toggle = "" if args.calls else build_toggle(directory)
-        results = {}
         for server in args.servers:
             for loop_name in args.loops:
-                results[server, loop_name] = measure(server, loop_name, args, directory, toggle)
-                if results[server, loop_name] is not None:
-                    print(f"{server:10} {loop_name:12} "
-                          f"{results[server, loop_name]:10,.0f} instructions per request",
-                          flush=True)
+                result = measure(server, loop_name, args, directory, toggle)
+                if result is not None:
+                    per_request, share = result
+                    print(f"{server:10} {loop_name:12} {per_request:10,.0f} instructions "
+                          f"per request, {share:.1%} in the interpreter", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)

@@ -446,6 +446,55 @@ def test_callgrind_harness_lists_python_calls_per_request():
     assert counts["HelloProtocol.data_received"] == 1.0
 
 
+CALLGRIND_OUTPUT = """\
+# callgrind format
+version: 1
+events: Ir
+ob=(1) /usr/lib/libpython3.11.so.1.0
+fl=(1) ceval.c
+fn=(1) _PyEval_EvalFrameDefault
+10 700
+cob=(2) /site/fastsel/_aio_c.so
+cfn=(2) run_handle
+calls=3 20
+11 250
+fn=(3) PyObject_Malloc
++2 50
+ob=(2)
+fl=(2) _aio_c.c
+fn=(2)
+20 150
+cob=(3) /usr/lib/python3.11/lib-dynload/_asyncio.cpython-311.so
+cfn=(4) task_step
+calls=1 5
+21 100
+ob=(3)
+fn=(4)
+5 60
+ob=(4) /lib/libc.so.6
+fn=(5) memcpy
+* 40
+totals: 1000
+"""
+
+
+def test_callgrind_split_counts_each_object_own_instructions(tmp_path):
+    """bench.callgrind_requests splits what callgrind counted by shared
+    object, each function's own instructions only (a call's inclusive cost
+    is the callee's), and names the interpreter's share of it."""
+    from bench import callgrind_requests
+
+    out_file = tmp_path / "callgrind.out"
+    out_file.write_text(CALLGRIND_OUTPUT)
+    assert callgrind_requests.instructions_by_object(str(out_file)) == {
+        "/usr/lib/libpython3.11.so.1.0": 750,
+        "/site/fastsel/_aio_c.so": 150,
+        "/usr/lib/python3.11/lib-dynload/_asyncio.cpython-311.so": 60,
+        "/lib/libc.so.6": 40,
+    }
+    assert callgrind_requests.interpreter_share(str(out_file)) == pytest.approx(0.81)
+
+
 def test_callgrind_connect_client_side():
     """What bench.callgrind_connect runs under valgrind, run without it:
     each case makes its connections, one after the other."""
