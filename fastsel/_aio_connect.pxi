@@ -54,8 +54,6 @@ cdef object _copy_context = contextvars.copy_context
 cdef object _inet_pton = getattr(_socket_module, "inet_pton", None)
 cdef object _SSLContext = _ssl_module.SSLContext
 cdef object _SOCKET_INIT = _socket_module.socket.__init__
-cdef object _C_SOCKET_NEW = _c_socket_module.socket.__new__
-cdef object _C_SOCKET_INIT = _c_socket_module.socket.__init__
 cdef int _AF_UNSPEC = _socket_module.AF_UNSPEC
 cdef int _AF_INET = _socket_module.AF_INET
 cdef int _AF_INET6 = getattr(_socket_module, "AF_INET6", -1)
@@ -439,8 +437,8 @@ cdef object _new_socket(object af):
     if cls is not _Socket or not class_keeps(&_socket_init_kept, cls, _SOCKET_INIT_KEPT):
         sock = cls(family=af, type=_SOCK_STREAM, proto=_IPPROTO_TCP)
     else:
-        sock = _C_SOCKET_NEW(cls)
-        _C_SOCKET_INIT(sock, af, _SOCK_STREAM, _IPPROTO_TCP, None)
+        sock = fastsel_socket_object(_c_socket_module.socket, cls,
+                                     (af, _SOCK_STREAM, _IPPROTO_TCP, None))
         sock._io_refs = 0
         sock._closed = False
     sock.setblocking(False)

@@ -37,7 +37,7 @@ from asyncio import constants, selector_events
 
 from cpython.exc cimport PyErr_Clear
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
-from cpython.object cimport PyObject, PyTypeObject
+from cpython.object cimport PyObject, PyTypeObject, newfunc
 from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 
@@ -45,7 +45,8 @@ from ._asyncio_versions import has
 from .includes.sockets cimport (FASTSEL_SENDV_MAX, fastsel_socket, fastsel_socket_accept,
                                 fastsel_socket_address, fastsel_socket_set_nodelay,
                                 fastsel_socket_recv, fastsel_socket_recv_into,
-                                fastsel_socket_send, fastsel_socket_sendv)
+                                fastsel_socket_object, fastsel_socket_send,
+                                fastsel_socket_sendv)
 from .includes.module_attrs cimport ModuleEntry, module_attr
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 

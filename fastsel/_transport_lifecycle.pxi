@@ -213,15 +213,15 @@ cdef int _init_transport(object self, object loop, object sock, object protocol,
     # BaseTransport and _FlowControlMixin
     if extra is None:
         extra = {}
-    self._extra = extra
+    _set(self, s, _EXTRA, "_extra", extra)
     assert loop is not None
     _set(self, s, _LOOP, "_loop", loop)
-    self._protocol_paused = False
+    _set(self, s, _PROTOCOL_PAUSED, "_protocol_paused", False)
     # _set_write_buffer_limits() with its defaults
-    self._high_water = 64 * 1024
-    self._low_water = 16 * 1024
+    _set(self, s, _HIGH_WATER, "_high_water", 64 * 1024)
+    _set(self, s, _LOW_WATER, "_low_water", 16 * 1024)
     # _SelectorTransport
-    extra = self._extra
+    extra = _get(self, s, _EXTRA, "_extra")
     extra['socket'] = _transport_socket(sock)
     cdef bint in_c = _queries_in_c(sock)
     extra['sockname'] = _address_or_none(sock, in_c, False)
@@ -306,8 +306,6 @@ cdef int _close_socket(object sock) except -1:
 cdef object _SOCKET_ACCEPT = getattr(_Socket, "accept", None)
 cdef object _SOCKET_INIT = getattr(_Socket, "__init__", None)
 cdef object _C_SOCKET_ACCEPT = getattr(_socket.socket, "_accept", None)
-cdef object _C_SOCKET_NEW = _socket.socket.__new__
-cdef object _C_SOCKET_INIT = _socket.socket.__init__
 # socket.py's globals, which its accept() looks up when it runs.
 cdef dict _socket_globals = socket.__dict__
 cdef TypeCheck _socket_accept_ok
@@ -341,18 +339,18 @@ cdef object accept_nonblocking(object sock):
     if accepted is None:
         return None
     s = <fastsel_socket *>sock
-    conn = _C_SOCKET_NEW(_Socket)
     if accepted is not NotImplemented:
         # The fd is non-blocking already: the flag in the type gives the
         # socket its timeout of 0.0 without a second system call (CPython
         # keeps the flag out of conn.type).
         fd, addr = accepted
-        _C_SOCKET_INIT(conn, s.family, s.type | _SOCK_NONBLOCK, s.proto, fd)
+        conn = fastsel_socket_object(_socket.socket, _Socket,
+                                     (s.family, s.type | _SOCK_NONBLOCK, s.proto, fd))
         conn._io_refs = 0
         conn._closed = False
         return conn, addr
     fd, addr = _C_SOCKET_ACCEPT(sock)
-    _C_SOCKET_INIT(conn, s.family, s.type, s.proto, fd)
+    conn = fastsel_socket_object(_socket.socket, _Socket, (s.family, s.type, s.proto, fd))
     conn._io_refs = 0
     conn._closed = False
     # socket.accept's rule for a listening socket with a timeout (the new

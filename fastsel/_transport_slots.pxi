@@ -39,6 +39,9 @@ _SLOTS = (("_sock", "_sock_fd", "_protocol", "_protocol_connected", "_server",
           + (("_buffer_size",) if _COUNTS_BUFFER else ())
           + (("_context",) if _HAS_CONTEXT else ())
           + _OWN_SLOTS)
+# The slots asyncio's base classes have (BaseTransport, _FlowControlMixin),
+# which its __init__ sets too.
+_BASE_SLOTS = ("_extra", "_loop", "_protocol_paused", "_high_water", "_low_water")
 # What a new transport has under those names before its __init__ runs:
 # asyncio's class attributes (_sock = None), fastsel's defaults.
 _SLOT_DEFAULTS = (
@@ -53,13 +56,15 @@ cdef Py_ssize_t _SERVER = -1, _BUFFER = -1, _CONN_LOST = -1, _CLOSING = -1
 cdef Py_ssize_t _PAUSED = -1, _EOF = -1, _EMPTY_WAITER = -1, _READ_READY_CB = -1
 cdef Py_ssize_t _WRITE_READY = -1, _BUFFER_SIZE = -1, _CONTEXT = -1
 cdef Py_ssize_t _WRITE_COALESCER = -1, _HELD_WRITES = -1, _HELD_SIZE = -1
-cdef Py_ssize_t _LOOP = -1, _HIGH_WATER = -1
+# asyncio's own slots, of BaseTransport and _FlowControlMixin.
+cdef Py_ssize_t _EXTRA = -1, _LOOP = -1, _PROTOCOL_PAUSED = -1, _HIGH_WATER = -1
+cdef Py_ssize_t _LOW_WATER = -1
 
 # (offset, value) for each of _SLOT_DEFAULTS, once the offsets are known.
 cdef list _slot_default_offsets = []
 
 # name -> the member descriptor that SocketTransport finds under it (its
-# own slots, and the base classes' _loop and _high_water).
+# own slots, and those of its asyncio base classes, _BASE_SLOTS).
 cdef dict _descriptors = {}
 cdef object _SlotClass = None  # SocketTransport, once defined
 cdef TypeCheck _slots_own_ok, _slots_sub_ok, _slots_sub_bad
@@ -80,8 +85,9 @@ cdef int _init_slots(object cls) except -1:
     global _SlotClass, _SOCK, _SOCK_FD, _PROTOCOL, _PROTOCOL_CONNECTED, _SERVER
     global _BUFFER, _CONN_LOST, _CLOSING, _PAUSED, _EOF, _EMPTY_WAITER
     global _READ_READY_CB, _WRITE_READY, _BUFFER_SIZE, _CONTEXT
-    global _WRITE_COALESCER, _HELD_WRITES, _HELD_SIZE, _LOOP, _HIGH_WATER
-    offsets = {name: _member_offset(cls, name) for name in _SLOTS + ("_loop", "_high_water")}
+    global _WRITE_COALESCER, _HELD_WRITES, _HELD_SIZE
+    global _EXTRA, _LOOP, _PROTOCOL_PAUSED, _HIGH_WATER, _LOW_WATER
+    offsets = {name: _member_offset(cls, name) for name in _SLOTS + _BASE_SLOTS}
     if -1 in offsets.values():
         return 0  # not as expected: generic access throughout
     _SOCK = offsets["_sock"]
@@ -102,8 +108,11 @@ cdef int _init_slots(object cls) except -1:
     _WRITE_COALESCER = offsets["_write_coalescer"]
     _HELD_WRITES = offsets["_held_writes"]
     _HELD_SIZE = offsets["_held_size"]
+    _EXTRA = offsets["_extra"]
     _LOOP = offsets["_loop"]
+    _PROTOCOL_PAUSED = offsets["_protocol_paused"]
     _HIGH_WATER = offsets["_high_water"]
+    _LOW_WATER = offsets["_low_water"]
     _slot_default_offsets[:] = [(offsets[name], value) for name, value in _SLOT_DEFAULTS]
     _SlotClass = cls
     return 0

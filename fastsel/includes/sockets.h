@@ -218,6 +218,29 @@ fastsel_ip_address(const struct sockaddr_storage *addr, socklen_t addrlen)
     return NULL;
 }
 
+/* _socket.socket.__new__(cls), then _socket.socket.__init__ of it with
+   init_args: the C functions those call (the type's tp_new and tp_init),
+   called directly, without the method wrappers' argument checks and
+   copies. cls is a subclass of _socket.socket, c_socket_type. */
+static PyObject *
+fastsel_socket_object(PyObject *c_socket_type, PyObject *cls, PyObject *init_args)
+{
+    PyTypeObject *base = (PyTypeObject *)c_socket_type;
+    PyObject *no_args = PyTuple_New(0);
+    PyObject *sock;
+    if (no_args == NULL)
+        return NULL;
+    sock = base->tp_new((PyTypeObject *)cls, no_args, NULL);
+    Py_DECREF(no_args);
+    if (sock == NULL)
+        return NULL;
+    if (base->tp_init(sock, init_args, NULL) < 0) {
+        Py_DECREF(sock);
+        return NULL;
+    }
+    return sock;
+}
+
 /* sock.getsockname() (peer: sock.getpeername()) of an AF_INET or AF_INET6
    socket, with None where the method raises OSError (as a transport's
    construction keeps it); NotImplemented for other families. */
@@ -286,7 +309,7 @@ fastsel_socket_accept(PyObject *sock, int nonblocking)
     fastsel_socket *s = (fastsel_socket *)sock;
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    PyObject *address, *result;
+    PyObject *address, *result, *fd_object;
     int fd;
     if (s->timeout_ns != 0 || (s->family != AF_INET && s->family != AF_INET6))
         Py_RETURN_NOTIMPLEMENTED;
@@ -307,9 +330,17 @@ fastsel_socket_accept(PyObject *sock, int nonblocking)
         close(fd);
         return NULL;
     }
-    result = Py_BuildValue("(iN)", fd, address);
-    if (result == NULL)
+    result = PyTuple_New(2);
+    fd_object = PyLong_FromLong(fd);
+    if (result == NULL || fd_object == NULL) {
+        Py_XDECREF(result);
+        Py_XDECREF(fd_object);
+        Py_DECREF(address);
         close(fd);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(result, 0, fd_object);
+    PyTuple_SET_ITEM(result, 1, address);
     return result;
 #else
     /* No accept4 (macOS): CPython's _accept marks the new fd itself. */

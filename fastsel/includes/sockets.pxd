@@ -24,6 +24,9 @@ cdef extern from "includes/sockets.h":
     # non-blocking too when asked); None when no connection waits,
     # NotImplemented where the caller must call _accept.
     object fastsel_socket_accept(object sock, bint nonblocking)
+    # _socket.socket.__new__(cls) then its __init__(*init_args), c_socket_type
+    # being _socket.socket: the type's C slots, without their wrappers.
+    object fastsel_socket_object(object c_socket_type, object cls, tuple init_args)
     # sock.getsockname() (peer: getpeername()) of an IPv4/IPv6 socket, None
     # where it raises OSError; NotImplemented for other families.
     object fastsel_socket_address(object sock, bint peer)

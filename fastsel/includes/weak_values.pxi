@@ -15,6 +15,8 @@ from .includes.typecheck cimport TypeCheck
 cdef object _WeakValueDictionary = _weakref.WeakValueDictionary
 cdef object _KeyedRef = _weakref.KeyedRef
 cdef object _new_weakref = _weakref.ref.__new__
+# What _new_weakref(cls, ...) calls, without its argument checks and copy.
+cdef newfunc _weakref_tp_new = (<PyTypeObject *>_weakref.ref).tp_new
 cdef TypeCheck _weak_values_type_ok
 cdef TypeCheck _keyed_ref_type_ok
 cdef tuple _WEAK_VALUES_METHODS = (
@@ -65,7 +67,8 @@ cdef int set_weak_value(object mapping, object key, object value) except -1:
     # __new__, then its key (KeyedRef's __init__ only hands the same
     # arguments to ref's, which does nothing with them). The callback takes
     # the steps of mapping._remove.
-    ref = _new_weakref(_KeyedRef, value, _removal_for(mapping))
+    args = (value, _removal_for(mapping))
+    ref = _weakref_tp_new(_KeyedRef, <PyObject *>args, NULL)
     ref.key = key
     (<dict?>mapping.data)[key] = ref
     return 0
