@@ -44,10 +44,10 @@ from ._asyncio_versions import has, mirrored
 from ._selectors_c cimport KeyTable, ReadyEvent, Selector, _timeout_ms
 from .includes.overrides cimport class_keeps, instance_keeps
 from .includes.module_attrs cimport ModuleEntry, module_attr
-from .includes.sockets cimport fastsel_is_address, fastsel_socket_error, fastsel_socket_object
+from .includes.sockets cimport fastsel_is_address, fastsel_socket_error
 from .includes.system cimport fastsel_time_monotonic
-from ._transport_c cimport (WriteCoalescer, new_socket_transport, plain_weak_values,
-                            set_loop_hooks,
+from ._transport_c cimport (WriteCoalescer, new_socket_transport, new_stdlib_socket,
+                            plain_weak_values, set_loop_hooks,
                             weak_value_or_none)
 from .includes.typecheck cimport TypeCheck, type_check_remember, type_check_remembers
 

@@ -437,10 +437,7 @@ cdef object _new_socket(object af):
     if cls is not _Socket or not class_keeps(&_socket_init_kept, cls, _SOCKET_INIT_KEPT):
         sock = cls(family=af, type=_SOCK_STREAM, proto=_IPPROTO_TCP)
     else:
-        sock = fastsel_socket_object(_c_socket_module.socket, cls,
-                                     (af, _SOCK_STREAM, _IPPROTO_TCP, None))
-        sock._io_refs = 0
-        sock._closed = False
+        sock = new_stdlib_socket((af, _SOCK_STREAM, _IPPROTO_TCP, None))
     sock.setblocking(False)
     return sock
 

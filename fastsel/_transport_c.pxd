@@ -40,6 +40,10 @@ cdef int set_loop_hooks(SoonHook soon, RemoveIoHook remove_io, DebugHook debug) 
 ctypedef object (*BufferedCall)(object protocol, object argument)
 cdef int set_buffered_hooks(BufferedCall get_buffer, BufferedCall buffer_updated) except -1
 
+# socket.socket(*init_args), for a socket.socket and __init__ that are the
+# stdlib's (the caller checks), without that __init__'s Python frame.
+cdef object new_stdlib_socket(tuple init_args)
+
 # sock.accept() followed by conn.setblocking(False), as asyncio's accept
 # loop does; None for the accept's BlockingIOError.
 cdef object accept_nonblocking(object sock)

@@ -315,6 +315,16 @@ cdef object _C_SOCKET_SETBLOCKING = _socket.socket.setblocking
 cdef int _SOCK_NONBLOCK = getattr(_socket, "SOCK_NONBLOCK", 0)
 
 
+cdef object new_stdlib_socket(tuple init_args):
+    """socket.socket(*init_args) where socket.socket and its __init__ are
+    the stdlib's: _socket.socket's own construction, then the two
+    attributes socket.socket's __init__ adds, without its Python frame."""
+    sock = fastsel_socket_object(_socket.socket, _Socket, init_args)
+    sock._io_refs = 0
+    sock._closed = False
+    return sock
+
+
 cdef object accept_nonblocking(object sock):
     """sock.accept() then conn.setblocking(False), as asyncio's accept loop
     does, with None for the accept's BlockingIOError.
@@ -344,15 +354,9 @@ cdef object accept_nonblocking(object sock):
         # socket its timeout of 0.0 without a second system call (CPython
         # keeps the flag out of conn.type).
         fd, addr = accepted
-        conn = fastsel_socket_object(_socket.socket, _Socket,
-                                     (s.family, s.type | _SOCK_NONBLOCK, s.proto, fd))
-        conn._io_refs = 0
-        conn._closed = False
-        return conn, addr
+        return new_stdlib_socket((s.family, s.type | _SOCK_NONBLOCK, s.proto, fd)), addr
     fd, addr = _C_SOCKET_ACCEPT(sock)
-    conn = fastsel_socket_object(_socket.socket, _Socket, (s.family, s.type, s.proto, fd))
-    conn._io_refs = 0
-    conn._closed = False
+    conn = new_stdlib_socket((s.family, s.type, s.proto, fd))
     # socket.accept's rule for a listening socket with a timeout (the new
     # one blocks), before asyncio's setblocking(False).
     if _socket_globals["getdefaulttimeout"]() is None and s.timeout_ns > 0:

@@ -14,8 +14,8 @@ from .includes.typecheck cimport TypeCheck
 
 cdef object _WeakValueDictionary = _weakref.WeakValueDictionary
 cdef object _KeyedRef = _weakref.KeyedRef
-cdef object _new_weakref = _weakref.ref.__new__
-# What _new_weakref(cls, ...) calls, without its argument checks and copy.
+# What weakref.ref.__new__(cls, ...) calls, without its argument checks and
+# copy.
 cdef newfunc _weakref_tp_new = (<PyTypeObject *>_weakref.ref).tp_new
 cdef TypeCheck _weak_values_type_ok
 cdef TypeCheck _keyed_ref_type_ok
@@ -106,6 +106,6 @@ cdef object _removal_for(object mapping):
     global _last_removal, _last_remove
     if _last_removal is None or _last_removal.mapping_ref() is not mapping:
         _last_removal = _DeadValueRemoval.__new__(_DeadValueRemoval)
-        _last_removal.mapping_ref = _new_weakref(_weakref.ref, mapping)
+        _last_removal.mapping_ref = _weakref.ref(mapping)
         _last_remove = _last_removal.remove
     return _last_remove
