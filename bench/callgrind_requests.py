@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import wrk_servers
+from . import callgrind, wrk_servers
 from .floor import compiler
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -192,64 +192,6 @@ def short(filename):
     return os.path.basename(filename)
 
 
-# The shared objects of the interpreter: libpython (or the executable, where
-# it is linked in) and _asyncio, the C accelerator of asyncio's futures and
-# tasks. What runs in them for a request of the streams, aiohttp or uvicorn
-# server is mostly the framework's own Python code, the same on every loop.
-INTERPRETER = re.compile(r"(^|/)(libpython[^/]*|python[\d.]*|_asyncio\.[^/]*)$")
-
-
-def instructions_by_object(out_file):
-    """The instructions callgrind counted in each shared object (its `ob=`
-    entries), as {path: instructions}: each function's own cost, not what
-    it called."""
-    names = {}
-    counts = collections.Counter()
-    current = "?"
-    skip_next = False
-    with open(out_file) as f:
-        for line in f:
-            if skip_next:  # the inclusive cost of a call, counted in the callee
-                skip_next = False
-                continue
-            if line.startswith(("ob=", "cob=")):
-                match = re.match(r"c?ob=(?:\((\d+)\))?\s*(.*)", line.rstrip("\n"))
-                ident, name = match.groups()
-                if name:
-                    if ident:
-                        names[ident] = name
-                else:
-                    name = names.get(ident, "?")
-                if line.startswith("ob="):
-                    current = name
-            elif line.startswith("calls="):
-                skip_next = True
-            elif line[:1].isdigit() or line[:1] in "+-*":
-                fields = line.split()
-                if len(fields) >= 2:
-                    counts[current] += int(fields[1])
-    return dict(counts)
-
-
-def interpreter_share(out_file):
-    """The fraction of the instructions that ran in the interpreter
-    (INTERPRETER), the rest being the loop's own modules, libc and the
-    like."""
-    by_object = instructions_by_object(out_file)
-    total = sum(by_object.values())
-    inside = sum(n for path, n in by_object.items() if INTERPRETER.search(path))
-    return inside / total if total else 0.0
-
-
-def collected(out_file):
-    """The instructions callgrind collected (its summary line)."""
-    with open(out_file) as f:
-        for line in f:
-            if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1])
-    raise RuntimeError(f"no totals in {out_file}")
-
-
 def measure(server, loop_name, args, directory, toggle):
     out_file = os.path.join(os.path.abspath(directory), f"callgrind.{server}.{loop_name}")
     command = [sys.executable, "-m", "bench.callgrind_requests", "--serve", server,
@@ -269,7 +211,8 @@ def measure(server, loop_name, args, directory, toggle):
         print(result.stdout)
         return None
     measured = args.requests // args.connections * args.connections
-    return collected(out_file) / measured, interpreter_share(out_file)
+    return (callgrind.totals(out_file) / measured,
+            callgrind.interpreter_share(out_file))
 
 
 def main(argv):

@@ -479,20 +479,21 @@ totals: 1000
 
 
 def test_callgrind_split_counts_each_object_own_instructions(tmp_path):
-    """bench.callgrind_requests splits what callgrind counted by shared
-    object, each function's own instructions only (a call's inclusive cost
-    is the callee's), and names the interpreter's share of it."""
-    from bench import callgrind_requests
+    """bench.callgrind splits what callgrind counted by shared object, each
+    function's own instructions only (a call's inclusive cost is the
+    callee's), and names the interpreter's share of it."""
+    from bench import callgrind
 
     out_file = tmp_path / "callgrind.out"
     out_file.write_text(CALLGRIND_OUTPUT)
-    assert callgrind_requests.instructions_by_object(str(out_file)) == {
+    assert callgrind.totals(str(out_file)) == 1000
+    assert callgrind.instructions_by_object(str(out_file)) == {
         "/usr/lib/libpython3.11.so.1.0": 750,
         "/site/fastsel/_aio_c.so": 150,
         "/usr/lib/python3.11/lib-dynload/_asyncio.cpython-311.so": 60,
         "/lib/libc.so.6": 40,
     }
-    assert callgrind_requests.interpreter_share(str(out_file)) == pytest.approx(0.81)
+    assert callgrind.interpreter_share(str(out_file)) == pytest.approx(0.81)
 
 
 def test_callgrind_connect_client_side():

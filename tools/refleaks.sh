@@ -15,8 +15,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
     "$dbg_python" -m venv "$venv"
     "$venv/bin/python" -m pip install -q "cython==3.3.1" pytest hypothesis setuptools
 fi
-# The TLS scenarios make their certificates with trustme (an environment
-# made before they existed lacks it).
+# The TLS scenarios make their certificates with trustme.
 "$venv/bin/python" -c 'import trustme' 2>/dev/null || "$venv/bin/python" -m pip install -q trustme
 python="$venv/bin/python"
 "$python" setup.py -q build_ext --inplace >build.log 2>&1 || { cat build.log; exit 1; }

@@ -25,20 +25,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench import tls  # noqa: E402
+from bench import callgrind, tls  # noqa: E402
 from bench.loops import REQUEST  # noqa: E402
 
 WARMUP = 20
-
-
-def total_instructions(path):
-    """The `totals:` line of a callgrind output file (its `summary:` line
-    says 0 when collection started off)."""
-    with open(path) as f:
-        totals = [line for line in f if line.startswith("totals:")]
-    if not totals:
-        raise ValueError(f"no totals in {path}")
-    return int(totals[-1].split()[1])
 
 
 def round_trips(clients, count):
@@ -79,7 +69,7 @@ def measure(variant, directory, cert, key, connections, rounds, out):
     finally:
         server.terminate()
         server.communicate(timeout=300)
-    return total_instructions(path) / (connections * rounds)
+    return callgrind.totals(path) / (connections * rounds)
 
 
 def main(argv):
