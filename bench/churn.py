@@ -3,10 +3,12 @@
 - Server: an asyncio protocol HTTP server (loop.create_server) in a child
   process on core 0, wrk on core 1 with "Connection: close", so every request
   comes on a new connection that the server closes after responding. The
-  figure is the server's CPU (user + system, from the kernel) per request.
+  figure is the server's CPU (user + system, from the kernel) per request,
+  with the share of it spent in the kernel.
 - Client: loop.create_connection() to a numeric address, then
   transport.close() and connection_lost, against a thread that accepts and
-  closes. The figure is the loop thread's CPU per connection.
+  closes. The figure is the loop thread's CPU per connection (its kernel
+  share where the platform reports a thread's own user and system time).
 
 Loops are interleaved round by round; compare ratios from one run.
 
@@ -31,6 +33,11 @@ import threading
 import time
 
 from . import wrk_servers
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
 
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n"
             b"Content-Type: text/plain\r\n\r\nHello, world!")
@@ -78,7 +85,7 @@ def serve(name):
         CloseAfterResponse, "127.0.0.1", 0, backlog=socket.SOMAXCONN))
     usage = os.times()
     port = server.sockets[0].getsockname()[1]
-    print(f"ready {usage.user + usage.system:.6f} {port}", flush=True)
+    print(f"ready {usage.user:.6f} {usage.system:.6f} {port}", flush=True)
     loop.run_forever()
 
 
@@ -87,16 +94,17 @@ def pinned(core, argv):
 
 
 def wrk_server(name, connections, seconds):
-    """CPU ns per request of loop `name`'s server under wrk."""
+    """(CPU ns, of which kernel ns) per request of loop `name`'s server under
+    wrk."""
     child = subprocess.Popen(
         pinned(0, [sys.executable, "-m", "bench.churn", "--serve", name]),
         stdout=subprocess.PIPE, text=True,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
         line = child.stdout.readline().split()
-        if len(line) != 3 or line[0] != "ready":
+        if len(line) != 4 or line[0] != "ready":
             raise RuntimeError(f"churn server {name!r} did not start")
-        _, setup_cpu, port = line
+        _, setup_user, setup_system, port = line
         out = subprocess.run(
             pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
                        "-H", "Connection: close", f"http://127.0.0.1:{port}/"]),
@@ -106,9 +114,10 @@ def wrk_server(name, connections, seconds):
         _, _, usage = os.wait4(child.pid, 0)
         child.returncode = -signal.SIGKILL
         child.stdout.close()
-    requests = int(WRK_REQUESTS.search(out).group(1))
-    cpu = usage.ru_utime + usage.ru_stime - float(setup_cpu)
-    return cpu * 1e9 / max(requests, 1)
+    requests = max(int(WRK_REQUESTS.search(out).group(1)), 1)
+    user = usage.ru_utime - float(setup_user)
+    system = usage.ru_stime - float(setup_system)
+    return (user + system) * 1e9 / requests, system * 1e9 / requests
 
 
 def accept_and_close(listener, stop):
@@ -138,27 +147,53 @@ async def connect_and_close(loop, address, count):
         await done
 
 
+def thread_cpu():
+    """(CPU ns, of which kernel ns) this thread has used; kernel None where
+    the platform has no per-thread rusage."""
+    if hasattr(resource, "RUSAGE_THREAD"):  # Linux
+        usage = resource.getrusage(resource.RUSAGE_THREAD)
+        return (usage.ru_utime + usage.ru_stime) * 1e9, usage.ru_stime * 1e9
+    return time.thread_time_ns(), None
+
+
 def client_cost(name, address, count):
-    """Loop thread CPU ns per create_connection + close of loop `name`."""
+    """(CPU ns, of which kernel ns or None) of the loop thread per
+    create_connection + close of loop `name`."""
     loop = new_loop(name)
     try:
         loop.run_until_complete(connect_and_close(loop, address, 50))  # warm up
-        began = time.thread_time_ns()
+        cpu_before, kernel_before = thread_cpu()
         loop.run_until_complete(connect_and_close(loop, address, count))
-        return (time.thread_time_ns() - began) / count
+        cpu_after, kernel_after = thread_cpu()
+        kernel = None if kernel_before is None else (kernel_after - kernel_before) / count
+        return (cpu_after - cpu_before) / count, kernel
     finally:
         loop.close()
 
 
+def kernel_share(rounds):
+    """Median share of CPU spent in the kernel over (cpu, kernel) rounds, or
+    None when the kernel part is not known."""
+    if any(kernel is None for _, kernel in rounds):
+        return None
+    return statistics.median(kernel / cpu for cpu, kernel in rounds if cpu)
+
+
 def report(title, samples):
-    medians = {name: statistics.median(values) for name, values in samples.items()}
+    """{loop: [(cpu ns, kernel ns or None) per round]} -> figures, printed."""
+    figures = {name: {"median_ns": statistics.median(cpu for cpu, _ in rounds),
+                      "kernel_share": kernel_share(rounds),
+                      "per_round_ns": [cpu for cpu, _ in rounds]}
+               for name, rounds in samples.items()}
     print(f"{title}: CPU per connection (median of {len(next(iter(samples.values())))} rounds)")
-    for name, value in medians.items():
-        ratios = "".join(
-            f"  {value / medians[peer]:.2f}x {peer}" for peer in medians if peer != name)
-        print(f"  {name:8} {value / 1000:7.2f} us{ratios}")
-    return {name: {"median_ns": medians[name], "per_round_ns": samples[name]}
-            for name in samples}
+    for name, figure in figures.items():
+        value = figure["median_ns"]
+        ratios = "".join(f"  {value / figures[peer]['median_ns']:.2f}x {peer}"
+                         for peer in figures if peer != name)
+        kernel = ("" if figure["kernel_share"] is None
+                  else f"  ({figure['kernel_share']:.0%} in the kernel)")
+        print(f"  {name:8} {value / 1000:7.2f} us{ratios}{kernel}")
+    return figures
 
 
 def ratio(figures, name, peer):
@@ -170,13 +205,15 @@ def ratio(figures, name, peer):
 
 def table(results):
     """One row per case and loop: CPU per connection and its ratios."""
-    lines = ["| case | loop | CPU per connection | ÷ uvloop | ÷ asyncio |",
-             "| --- | --- | ---: | ---: | ---: |"]
+    lines = ["| case | loop | CPU per connection | in the kernel | ÷ uvloop | ÷ asyncio |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
     for case, figures in results.items():
         for name, figure in figures.items():
             micros = figure["median_ns"] / 1000
-            lines.append(f"| {case} | {name} | "
-                         f"{micros:.1f} µs | {ratio(figures, name, 'uvloop')} | "
+            share = figure.get("kernel_share")
+            kernel = "–" if share is None else f"{share:.0%}"
+            lines.append(f"| {case} | {name} | {micros:.1f} µs | {kernel} | "
+                         f"{ratio(figures, name, 'uvloop')} | "
                          f"{ratio(figures, name, 'asyncio')} |")
     return "\n".join(lines)
 

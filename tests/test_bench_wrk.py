@@ -300,7 +300,8 @@ def test_servers_module_refuses_unknown_servers():
 # ------------------------------------------------------------- connection churn
 
 def fake_churn_figures(**medians):
-    return {name: {"median_ns": value, "per_round_ns": [value]}
+    return {name: {"median_ns": value, "kernel_share": 0.5 if name == "uvloop" else None,
+                   "per_round_ns": [value]}
             for name, value in medians.items()}
 
 
@@ -312,11 +313,23 @@ def test_churn_table_gives_each_loop_its_ratios_to_uvloop_and_asyncio():
     })
     rows = text.splitlines()[2:]
     assert rows == [
-        "| server, 50 connections | asyncio | 40.0 µs | 2.00× | 1.00× |",
-        "| server, 50 connections | fastsel.aio | 30.0 µs | 1.50× | 0.75× |",
-        "| server, 50 connections | uvloop | 20.0 µs | 1.00× | 0.50× |",
-        "| client create_connection + close | asyncio | 76.0 µs | – | 1.00× |",
+        "| server, 50 connections | asyncio | 40.0 µs | – | 2.00× | 1.00× |",
+        "| server, 50 connections | fastsel.aio | 30.0 µs | – | 1.50× | 0.75× |",
+        "| server, 50 connections | uvloop | 20.0 µs | 50% | 1.00× | 0.50× |",
+        "| client create_connection + close | asyncio | 76.0 µs | – | – | 1.00× |",
     ]
+
+
+def test_churn_report_takes_medians_of_cpu_and_of_the_kernel_share(capsys):
+    figures = churn.report("server", {
+        "uvloop": [(20_000, 15_000), (30_000, 18_000), (10_000, 8_000)],
+        "asyncio": [(40_000, None), (50_000, 20_000), (60_000, 30_000)],
+    })
+    assert figures["uvloop"]["median_ns"] == 20_000
+    assert figures["uvloop"]["kernel_share"] == 0.75  # of 0.75, 0.6, 0.8
+    assert figures["uvloop"]["per_round_ns"] == [20_000, 30_000, 10_000]
+    assert figures["asyncio"]["kernel_share"] is None  # one round did not know
+    assert "(75% in the kernel)" in capsys.readouterr().out
 
 
 def test_churn_without_wrk_measures_the_client_and_says_why_not_the_server(
