@@ -629,6 +629,16 @@ include "_aio_connect.pxi"
 
 # ------------------------------------ what compiled transports ask of a loop
 
+cdef object _transport_add_io(object loop, object fd, object callback, tuple args,
+                              object context, bint read):
+    """A compiled transport's loop._add_reader(fd, callback, *args) (read) or
+    _add_writer(...) where those are the ones above: their steps without the
+    method call; NotImplemented otherwise."""
+    if not _plain_io_loop(loop):
+        return NotImplemented
+    return _add_io(loop, fd, callback, args, context, read)
+
+
 cdef object _transport_remove_io(object loop, object fd, bint read):
     """A compiled transport's loop._remove_reader(fd) (read) or
     _remove_writer(fd) where those are the ones above: their steps without
@@ -650,7 +660,8 @@ cdef int _transport_loop_debug(object loop) except -2:
     return _ltrue(loop, _loop_slotted(loop), LOOP_DEBUG)
 
 
-set_loop_hooks(_transport_call_soon, _transport_remove_io, _transport_loop_debug)
+set_loop_hooks(_transport_call_soon, _transport_add_io, _transport_remove_io,
+               _transport_loop_debug)
 
 
 cdef object loop_call_soon(object loop, object callback, tuple args):

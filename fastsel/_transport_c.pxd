@@ -27,11 +27,16 @@ cdef object new_socket_transport(object loop, object sock, object protocol,
 # transport calls the method.
 # loop.call_soon(callback, *args, context=context):
 ctypedef object (*SoonHook)(object loop, object callback, tuple args, object context)
+# loop._add_reader(fd, callback, *args, context=context) (read) or
+# loop._add_writer(...), context= only where the transport passes it:
+ctypedef object (*AddIoHook)(object loop, object fd, object callback, tuple args,
+                             object context, bint read)
 # loop._remove_reader(fd) (read) or loop._remove_writer(fd):
 ctypedef object (*RemoveIoHook)(object loop, object fd, bint read)
 # loop.get_debug(), as a truth value:
 ctypedef int (*DebugHook)(object loop) except -2
-cdef int set_loop_hooks(SoonHook soon, RemoveIoHook remove_io, DebugHook debug) except -1
+cdef int set_loop_hooks(SoonHook soon, AddIoHook add_io, RemoveIoHook remove_io,
+                        DebugHook debug) except -1
 
 # protocol.get_buffer(size) and protocol.buffer_updated(nbytes) as C
 # functions, for the read path of buffered protocols: fastsel's TLS protocol

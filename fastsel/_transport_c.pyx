@@ -320,15 +320,15 @@ cdef int _count_lost_write(object transport, bint s) except -1:
 cdef int _wait_writable(object transport, bint s) except -1:
     """Send the buffer when the socket is writable (from 3.15 in the
     transport's context)."""
-    if _HAS_CONTEXT:
-        add_writer = transport._add_writer
-    else:
-        add_writer = _get(transport, s, _LOOP, "_loop")._add_writer
     fd = _get(transport, s, _SOCK_FD, "_sock_fd")
     if _WRITE_READY_ATTRIBUTE:
-        add_writer(fd, _get(transport, s, _WRITE_READY, "_write_ready"))
+        write_ready = _get(transport, s, _WRITE_READY, "_write_ready")
     else:
-        add_writer(fd, transport._write_ready)
+        write_ready = transport._write_ready
+    if _HAS_CONTEXT:
+        transport._add_writer(fd, write_ready)
+    else:
+        _loop_add_io(_get(transport, s, _LOOP, "_loop"), fd, write_ready, (), None, False)
     return 0
 
 

@@ -147,17 +147,34 @@ cdef int _set_nodelay(object sock, bint in_c) except -1:
 # ------------------------------------------------------------- construction
 
 cdef SoonHook _soon_hook = NULL
+cdef AddIoHook _add_io_hook = NULL
 cdef RemoveIoHook _remove_io_hook = NULL
 cdef DebugHook _debug_hook = NULL
 cdef object _asyncio_transport_call_soon = getattr(_SelectorTransport, "_call_soon", None)
 
 
-cdef int set_loop_hooks(SoonHook soon, RemoveIoHook remove_io, DebugHook debug) except -1:
-    global _soon_hook, _remove_io_hook, _debug_hook
+cdef int set_loop_hooks(SoonHook soon, AddIoHook add_io, RemoveIoHook remove_io,
+                        DebugHook debug) except -1:
+    global _soon_hook, _add_io_hook, _remove_io_hook, _debug_hook
     _soon_hook = soon
+    _add_io_hook = add_io
     _remove_io_hook = remove_io
     _debug_hook = debug
     return 0
+
+
+cdef object _loop_add_io(object loop, object fd, object callback, tuple args,
+                         object context, bint read):
+    """loop._add_reader(fd, callback, *args) (read) or loop._add_writer(...),
+    with context=context where the running version's transport passes it."""
+    if _add_io_hook is not NULL:
+        handle = _add_io_hook(loop, fd, callback, args, context, read)
+        if handle is not NotImplemented:
+            return handle
+    add = loop._add_reader if read else loop._add_writer
+    if _HAS_CONTEXT:
+        return add(fd, callback, *args, context=context)
+    return add(fd, callback, *args)
 
 
 cdef object _loop_remove_io(object loop, object fd, bint read):

@@ -4,10 +4,10 @@
 # Up to 3.10 the first three are methods of _SelectorSocketTransport that
 # read _closing and _paused; from 3.11 they are _SelectorTransport's and ask
 # is_closing() and is_reading(). Every method they call (is_closing,
-# is_reading, the loop's _remove_reader and get_debug, the transport's
-# _add_reader) is called as asyncio calls it (the loop's two in C where they
-# are fastsel's or asyncio's own, see set_loop_hooks), so a method replaced on a
-# subclass or an instance is honoured. Where asyncio reads _closing itself,
+# is_reading, the loop's _add_reader, _remove_reader and get_debug, the
+# transport's _add_reader) is called as asyncio calls it (the loop's in C
+# where they are fastsel's or asyncio's own, see set_loop_hooks), so a method
+# replaced on a subclass or an instance is honoured. Where asyncio reads _closing itself,
 # the writes held back are sent first: one that fails would have closed the
 # transport in asyncio's write() already.
 
@@ -61,8 +61,6 @@ cdef int _add_transport_reader(object transport, object fd, object callback,
             return 0
     elif _closing(transport):
         return 0
-    if _HAS_CONTEXT:
-        transport._loop._add_reader(fd, callback, *args, context=transport._context)
-    else:
-        transport._loop._add_reader(fd, callback, *args)
+    _loop_add_io(transport._loop, fd, callback, args,
+                 transport._context if _HAS_CONTEXT else None, True)
     return 0

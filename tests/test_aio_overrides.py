@@ -187,21 +187,68 @@ async def transport_phases(loop, name):
     return seen
 
 
+def on_both_loops(scenario, *args):
+    """scenario(loop, *args)'s result on asyncio's loop, then on fastsel.aio's."""
+    observed = []
+    for make_loop in (asyncio.SelectorEventLoop, aio.EventLoop):
+        loop = make_loop()
+        try:
+            observed.append(run_guarded(loop, scenario(loop, *args)))
+        finally:
+            loop.close()
+    return observed
+
+
 @pytest.mark.parametrize("name", [
     "_read_ready", "_read_ready__data_received", "_read_ready__on_eof",
     "write", "_maybe_pause_protocol", "_write_ready", "close"])
 def test_patched_transport_method_is_called_as_on_asyncio(name):
     """Each phase reaches the patched method on fastsel.aio exactly when it
     does on asyncio's loop."""
-    observed = []
-    for make_loop in (asyncio.SelectorEventLoop, aio.EventLoop):
-        loop = make_loop()
-        try:
-            observed.append(run_guarded(loop, transport_phases(loop, name)))
-        finally:
-            loop.close()
-    reference, ours = observed
+    reference, ours = on_both_loops(transport_phases, name)
     assert any(reference[:4]), "the phases never reach it on asyncio's loop"
+    assert ours == reference
+
+
+async def loop_io_calls(loop, name):
+    """Patch the loop's `name` (its _add_reader, _add_writer...), then take
+    a connected transport through reading, pausing, a write larger than the
+    socket takes at once, and the peer's close; return the callbacks the
+    patched method was called with for the transport's fd."""
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
+    fd = ours.fileno()
+    with mock.patch.object(loop, name, wraps=getattr(loop, name)) as spy:
+        try:
+            transport, protocol = await loop.connect_accepted_socket(
+                lambda: Collect(loop), ours)
+            await loop.sock_sendall(theirs, b"ping")
+            while not protocol.chunks:
+                await asyncio.sleep(0.001)
+            transport.pause_reading()
+            transport.resume_reading()
+            payload = b"x" * (8 << 20)
+            transport.write(payload)
+            received = 0
+            while received < len(payload):
+                received += len(await loop.sock_recv(theirs, 1 << 20))
+            theirs.shutdown(socket.SHUT_WR)
+            await asyncio.wait_for(protocol.lost, 5)
+        finally:
+            theirs.close()
+    # (The test's own sock_recv waits go through the loop's methods too.)
+    return [getattr(call.args[1], "__name__", None) if len(call.args) > 1 else None
+            for call in spy.call_args_list if call.args[0] == fd]
+
+
+@pytest.mark.parametrize("name", ["_add_reader", "_add_writer", "_remove_reader",
+                                  "_remove_writer"])
+def test_patched_loop_io_method_is_reached_through_a_transport(name):
+    """A transport registers and drops its reader and writer through the
+    loop's methods (replaced here on the instance) at the same points, with
+    the same callbacks, on fastsel.aio as on asyncio's loop."""
+    reference, ours = on_both_loops(loop_io_calls, name)
+    assert reference, "asyncio's transport never calls it"
     assert ours == reference
 
 
