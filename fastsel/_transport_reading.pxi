@@ -7,9 +7,9 @@
 # is_reading, the loop's _add_reader, _remove_reader and get_debug, the
 # transport's _add_reader) is called as asyncio calls it (the loop's in C
 # where they are fastsel's or asyncio's own, see set_loop_hooks), so a method
-# replaced on a subclass or an instance is honoured. Where asyncio reads _closing itself,
-# the writes held back are sent first: one that fails would have closed the
-# transport in asyncio's write() already.
+# replaced on a subclass or an instance is honoured. Where asyncio reads
+# _closing itself, the writes held back are sent first: one that fails would
+# have closed the transport in asyncio's write() already.
 
 cdef bint _ASKS_IS_CLOSING = has("reading_state_asks_is_closing")
 
