@@ -149,11 +149,12 @@ async def connect_and_close(loop, address, count):
 
 def thread_cpu():
     """(CPU ns, of which kernel ns) this thread has used; kernel None where
-    the platform has no per-thread rusage."""
+    the platform has no per-thread rusage. The CPU figure is the thread's
+    clock: rusage's split only moves at the kernel's accounting ticks."""
+    kernel = None
     if hasattr(resource, "RUSAGE_THREAD"):  # Linux
-        usage = resource.getrusage(resource.RUSAGE_THREAD)
-        return (usage.ru_utime + usage.ru_stime) * 1e9, usage.ru_stime * 1e9
-    return time.thread_time_ns(), None
+        kernel = resource.getrusage(resource.RUSAGE_THREAD).ru_stime * 1e9
+    return time.thread_time_ns(), kernel
 
 
 def client_cost(name, address, count):
@@ -173,10 +174,11 @@ def client_cost(name, address, count):
 
 def kernel_share(rounds):
     """Median share of CPU spent in the kernel over (cpu, kernel) rounds, or
-    None when the kernel part is not known."""
+    None when the kernel part is not known (or no round used any CPU)."""
     if any(kernel is None for _, kernel in rounds):
         return None
-    return statistics.median(kernel / cpu for cpu, kernel in rounds if cpu)
+    shares = [kernel / cpu for cpu, kernel in rounds if cpu > 0]
+    return statistics.median(shares) if shares else None
 
 
 def report(title, samples):

@@ -332,6 +332,13 @@ def test_churn_report_takes_medians_of_cpu_and_of_the_kernel_share(capsys):
     assert "(75% in the kernel)" in capsys.readouterr().out
 
 
+def test_churn_kernel_share_leaves_out_rounds_that_used_no_cpu():
+    """A short round can read no CPU at all (the thread clock did not move):
+    its share is unknown, not a division by zero."""
+    assert churn.kernel_share([(0, 0), (10_000, 4_000)]) == 0.4
+    assert churn.kernel_share([(0, 0), (0, 0)]) is None
+
+
 def test_churn_without_wrk_measures_the_client_and_says_why_not_the_server(
         monkeypatch, tmp_path):
     monkeypatch.setattr(churn.shutil, "which", lambda name: None)
